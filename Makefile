@@ -1,0 +1,57 @@
+# Two commands on a fresh machine:
+#   make lab    create .venv, install the course, prepare the offline kit, open JupyterLab
+#   make test   same set-up, then lint, unit tests and every notebook (fast mode) under nbval
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# The pair of torch/torchvision releases the course is tested with (see constraints.txt).
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
+# MedMNIST: a local mirror of the official files when one sits beside the checkout.
+MEDMNIST_MIRROR := $(abspath ../shared/data/medmnist)
+export MEDMNIST_DIR ?= $(if $(wildcard $(MEDMNIST_MIRROR)/*.npz),$(MEDMNIST_MIRROR),)
+export TQDM_DISABLE ?= 1
+export MPLBACKEND ?= Agg
+
+.PHONY: lab test lint unit notebooks kit benchmarks gpu-check clean strip
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) --upgrade pip
+	$(PIP_INSTALL) -e ".[dev]"
+	touch $@
+
+kit: $(STAMP)
+	$(BIN)/python -m course_utils.kit --prepare
+
+lab: $(STAMP) kit
+	TQDM_DISABLE= MPLBACKEND= $(BIN)/jupyter lab notebooks/
+
+lint: $(STAMP)
+	$(BIN)/ruff check course_utils tests benchmarks notebooks
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+notebooks: $(STAMP)
+	COURSE_FAST=1 $(BIN)/python -m pytest -q --nbval --nbval-current-env --nbval-cell-timeout=900 notebooks/
+
+test: kit lint unit notebooks
+
+benchmarks: $(STAMP)
+	$(BIN)/python benchmarks/bench_fit_overhead.py
+	$(BIN)/python benchmarks/bench_loader.py
+	$(BIN)/python benchmarks/bench_cached_features.py
+
+# On a CUDA machine: GPU unit tests, lesson 00 under nbval, fit with and without bf16 + channels_last.
+gpu-check: $(STAMP)
+	$(BIN)/python -m pytest -q -m gpu tests
+	$(BIN)/python -m pytest -q --nbval --nbval-current-env notebooks/00_setup_and_tour.ipynb
+	$(BIN)/python benchmarks/bench_gpu.py
+
+strip:
+	$(BIN)/nbstripout notebooks/*.ipynb
+
+clean:
+	rm -rf $(VENV) data/cache .pytest_cache

@@ -1,0 +1,53 @@
+"""Device choice, CPU threads and seeds: the three things every notebook sets first.
+
+>>> device = get_device()           # cuda, then mps, then cpu
+>>> seed_everything(0)
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+
+def configure_threads() -> int:
+    """Use one compute thread per available core (never more), and say how many.
+
+    Oversubscribing a 2-core laptop (compute threads plus loader workers) makes
+    training slower, not faster.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = max(1, cores)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """``prefer`` if given, else CUDA, Apple MPS or the CPU, whichever exists first."""
+    if prefer is not None:
+        return torch.device(prefer)
+    configure_threads()
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and torch (all devices) so a run can be repeated."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """bfloat16 on CUDA cards that support it, float16 on older ones, None elsewhere."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

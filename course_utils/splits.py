@@ -1,0 +1,62 @@
+"""Seeded, stratified subsets: k labels per class and train/validation splits.
+
+>>> import torch
+>>> labels = torch.arange(10).repeat(50)          # 10 classes, 50 each
+>>> idx = few_shot_indices(labels, k=5, seed=0)
+>>> len(idx), torch.bincount(labels[idx]).tolist() == [5] * 10
+(50, True)
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .datasets import LabeledImages
+
+
+def few_shot_indices(labels: torch.Tensor, k: int, seed: int = 0) -> torch.Tensor:
+    """Indices of ``k`` random examples of every class, sorted, reproducible by ``seed``."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    generator = torch.Generator().manual_seed(seed)
+    chosen = []
+    for c in torch.unique(labels).tolist():
+        members = torch.nonzero(labels == c).view(-1)
+        if len(members) < k:
+            raise ValueError(f"class {c} has only {len(members)} examples, fewer than k={k}")
+        chosen.append(members[torch.randperm(len(members), generator=generator)[:k]])
+    return torch.cat(chosen).sort().values
+
+
+def few_shot(data: LabeledImages, k: int, seed: int = 0) -> LabeledImages:
+    """``k`` labeled examples per class of ``data`` (see :func:`few_shot_indices`)."""
+    return data.subset(few_shot_indices(data.labels, k, seed))
+
+
+def stratified_split(
+    labels: torch.Tensor, val_fraction: float = 0.2, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split indices into (train, val) with each class split in the same proportion.
+
+    Every class keeps at least one training example; classes with two or more
+    examples give at least one to validation.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+    generator = torch.Generator().manual_seed(seed)
+    train, val = [], []
+    for c in torch.unique(labels).tolist():
+        members = torch.nonzero(labels == c).view(-1)
+        members = members[torch.randperm(len(members), generator=generator)]
+        n_val = min(max(1, round(val_fraction * len(members))), len(members) - 1)
+        val.append(members[:n_val])
+        train.append(members[n_val:])
+    return torch.cat(train).sort().values, torch.cat(val).sort().values
+
+
+def train_val_split(
+    data: LabeledImages, val_fraction: float = 0.2, seed: int = 0
+) -> tuple[LabeledImages, LabeledImages]:
+    """Stratified (train, val) split of ``data``."""
+    train_idx, val_idx = stratified_split(data.labels, val_fraction, seed)
+    return data.subset(train_idx), data.subset(val_idx)
