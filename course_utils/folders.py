@@ -52,7 +52,7 @@ def read_image(path: str | Path, channels: int = 3) -> torch.Tensor:
         array = (array @ np.array([0.299, 0.587, 0.114])).round().astype(np.uint8)[..., None]
     elif channels == 3 and array.shape[2] == 1:
         array = np.repeat(array, 3, axis=2)
-    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)  # PIL arrays are read-only
 
 
 def _to_uint8(img: Image.Image) -> np.ndarray:

@@ -1,0 +1,65 @@
+import matplotlib
+import pytest
+import torch
+
+from course_utils.backbones import SmallCNN
+from course_utils.checkpoints import load_checkpoint, save_checkpoint
+from course_utils.history import History
+from course_utils.kit import kit_report, versions
+from course_utils.plots import confusion_matrix, plot_confusion_matrix, plot_history, show_images
+
+matplotlib.use("Agg")
+
+
+def test_checkpoint_round_trip_is_atomic_and_weights_only(tmp_path):
+    model = SmallCNN(widths=(4, 8))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.01)
+    model(torch.rand(2, 1, 28, 28)).sum().backward()
+    optimizer.step()
+    history = History()
+    history.record(epoch=1, train_loss=1.0, val_acc=0.5)
+    path = tmp_path / "run" / "model.pt"
+    save_checkpoint(path, model, optimizer, config={"lr": 0.01}, history=history.as_dict())
+    assert [p.name for p in path.parent.iterdir()] == ["model.pt"]  # no temporary file left
+    restored, restored_opt = SmallCNN(widths=(4, 8)), None
+    restored_opt = torch.optim.AdamW(restored.parameters(), lr=0.5)
+    state = load_checkpoint(path, restored, restored_opt)
+    for a, b in zip(model.state_dict().values(), restored.state_dict().values()):
+        assert torch.equal(a, b)
+    assert restored_opt.param_groups[0]["lr"] == 0.01
+    assert History.from_dict(state["history"]).val_acc == [0.5]
+
+
+def test_checkpoint_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        load_checkpoint(tmp_path / "missing.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(RuntimeError, match="junk.pt is not a readable checkpoint"):
+        load_checkpoint(junk)
+    save_checkpoint(tmp_path / "small.pt", SmallCNN(widths=(4, 8)))
+    with pytest.raises(RuntimeError, match="small.pt does not fit SmallCNN"):
+        load_checkpoint(tmp_path / "small.pt", SmallCNN(widths=(4, 16)))
+
+
+def test_plots_take_history_and_tensors(fashion_test):
+    history = History()
+    for epoch in (1, 2, 3):
+        history.record(epoch=epoch, train_loss=1 / epoch, train_acc=0.5, val_loss=1.2 / epoch, val_acc=0.4)
+    history.best_epoch = 2
+    assert len(plot_history(history).axes) == 2
+    labels = fashion_test.labels[:12]
+    predictions = labels.clone()
+    predictions[0] = (labels[0] + 1) % 10
+    fig = show_images(fashion_test.images[:12], labels, predictions, fashion_test.classes, ncols=6)
+    assert fig.axes[0].title.get_color() == "red" and fig.axes[1].title.get_color() == "black"
+    matrix = confusion_matrix(labels, predictions, 10)
+    assert matrix.sum() == 12 and matrix.trace() == 11
+    assert plot_confusion_matrix(labels, predictions, fashion_test.classes) is not None
+
+
+def test_kit_report_lists_versions_and_items():
+    assert versions()["torch"] == torch.__version__.split("+")[0]
+    rows = {row["item"]: row for row in kit_report()}
+    assert rows["Fashion-MNIST"]["ok"] and rows["EfficientNet-Lite0 ImageNet weights"]["ok"]
+    assert all(row["how"] for row in rows.values() if not row["ok"])

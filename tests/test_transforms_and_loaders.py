@@ -1,0 +1,74 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_utils.loaders import DeviceLoader
+from course_utils.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    Augment,
+    Normalize,
+    imagenet_preprocess,
+    random_crop,
+    random_hflip,
+)
+
+
+def test_random_crop_equals_per_image_reference():
+    x = torch.rand(6, 2, 10, 12)
+    generator = torch.Generator().manual_seed(1)
+    out = random_crop(x, padding=3, generator=generator)
+    shifts = torch.randint(0, 7, (2, 6), generator=torch.Generator().manual_seed(1))
+    padded = F.pad(x, (3, 3, 3, 3))
+    for i in range(6):
+        top, left = shifts[0, i].item(), shifts[1, i].item()
+        assert torch.equal(out[i], padded[i, :, top:top + 10, left:left + 12])
+
+
+def test_hflip_flips_about_half():
+    x = torch.arange(2 * 3 * 4 * 1000, dtype=torch.float).view(1000, 2, 3, 4)
+    out = random_hflip(x)
+    flipped = (out != x).flatten(1).any(1)
+    assert torch.equal(out[flipped], x[flipped].flip(-1))
+    assert 400 < flipped.sum() < 600
+
+
+def test_imagenet_preprocess_matches_manual_normalisation(fashion_test):
+    x = fashion_test.images[:4]
+    out = imagenet_preprocess(x, size=56)
+    assert out.shape == (4, 3, 56, 56)
+    manual = F.interpolate(x.float() / 255, size=(56, 56), mode="bilinear").expand(-1, 3, -1, -1)
+    manual = (manual - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    assert torch.allclose(out, manual, atol=1e-5)
+    assert torch.allclose(Normalize()(x.float().expand(-1, 3, -1, -1) / 255),
+                          imagenet_preprocess(x, size=None), atol=1e-6)
+    with pytest.raises(ValueError, match="expected 1 or 3 channels"):
+        imagenet_preprocess(torch.rand(1, 4, 8, 8))
+
+
+def test_device_loader_visits_each_example_once_per_epoch(fashion_test):
+    images, labels = fashion_test.images[:1000], fashion_test.labels[:1000]
+    loader = DeviceLoader(images, labels, batch_size=300, shuffle=True, augment=Augment(2), seed=5)
+    assert len(loader) == 4
+    epochs = []
+    for _ in range(2):
+        seen = torch.cat([y for _, y in loader])
+        assert torch.equal(seen.sort().values, labels.sort().values)
+        epochs.append(seen)
+    assert not torch.equal(epochs[0], epochs[1])  # reshuffled
+    x, _ = next(iter(loader))
+    assert x.dtype == torch.float32 and 0 <= x.min() and x.max() <= 1
+    same = DeviceLoader(images, labels, batch_size=300, shuffle=True, seed=5)
+    assert torch.equal(torch.cat([y for _, y in same]), epochs[0])
+
+
+def test_device_loader_order_batches_and_errors():
+    images = torch.arange(10).view(10, 1, 1, 1).to(torch.uint8)
+    loader = DeviceLoader(images, torch.arange(10), batch_size=4)
+    assert [len(y) for _, y in loader] == [4, 4, 2]
+    assert len(DeviceLoader(images, torch.arange(10), batch_size=4, drop_last=True)) == 2
+    features = torch.randn(10, 3)
+    x, _ = next(iter(DeviceLoader(features, torch.arange(10), batch_size=10)))
+    assert torch.equal(x, features)  # float features pass through untouched
+    with pytest.raises(ValueError, match="10 images but 9 labels"):
+        DeviceLoader(images, torch.arange(9))
