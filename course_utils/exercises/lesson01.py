@@ -1,0 +1,122 @@
+"""Checkers for the exercises of lesson 01 (the mathematics of transfer learning).
+
+Each checker is an :class:`~course_utils.exercises.Exercise`: call ``.check(answer)``.
+
+>>> import torch
+>>> softmax_grad.check(lambda z, y: (torch.softmax(z, 1) - torch.eye(z.shape[1])[y]) / len(y))
+Exercise 1 (softmax gradient): correct.
+True
+>>> loss_floor.check(0.5)  # doctest: +ELLIPSIS
+Exercise 3 (the Softmax-before-CrossEntropyLoss floor): not yet. Hint: ...
+False
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from . import Exercise
+
+
+def _cases(seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """A few (logits, labels) batches in float64, including confident (large) logits."""
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    for n, k, scale in ((5, 3, 1.0), (8, 10, 3.0), (4, 4, 20.0)):
+        z = scale * torch.randn(n, k, generator=generator, dtype=torch.float64)
+        y = torch.randint(0, k, (n,), generator=generator)
+        cases.append((z, y))
+    return cases
+
+
+def _judge_softmax_grad(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    for z, y in _cases():
+        got = fn(z.clone(), y.clone())
+        if got is None:
+            return False
+        z_ = z.clone().requires_grad_(True)
+        F.cross_entropy(z_, y).backward()
+        got = torch.as_tensor(got, dtype=torch.float64)
+        if got.shape != z.shape or not torch.allclose(got, z_.grad, rtol=1e-6, atol=1e-9):
+            return False
+    return True
+
+
+softmax_grad = Exercise(
+    "1 (softmax gradient)",
+    "Write softmax_ce_grad(z, y): the gradient of F.cross_entropy(z, y) (mean over the batch) "
+    "with respect to the logits z of shape (N, K); y holds N class indices.",
+    _judge_softmax_grad,
+    hint="dL/dz = (softmax(z) - one_hot(y)) / N: the mean over N examples divides by N.",
+)
+
+
+def _judge_sgd_step(fn: Callable[..., torch.Tensor]) -> bool:
+    generator = torch.Generator().manual_seed(1)
+    for lr, weight_decay in ((0.1, 0.0), (0.05, 0.01), (0.5, 0.2)):
+        theta = torch.randn(6, generator=generator, dtype=torch.float64)
+        grad = torch.randn(6, generator=generator, dtype=torch.float64)
+        reference = theta.clone().requires_grad_(True)
+        reference.grad = grad.clone()
+        torch.optim.SGD([reference], lr=lr, weight_decay=weight_decay).step()
+        got = fn(theta.clone(), grad.clone(), lr, weight_decay)
+        if got is None:
+            return False
+        got = torch.as_tensor(got, dtype=torch.float64)
+        if got.shape != theta.shape or not torch.allclose(got, reference.detach(), atol=1e-12):
+            return False
+    return True
+
+
+sgd_step = Exercise(
+    "2 (SGD with weight decay)",
+    "Write sgd_step(theta, grad, lr, weight_decay) returning the parameters after one step of "
+    "torch.optim.SGD(lr=lr, weight_decay=weight_decay) (no momentum).",
+    _judge_sgd_step,
+    hint="theta <- theta - lr * grad - lr * weight_decay * theta (the decay uses the old theta).",
+)
+
+
+def softmax_ce_floor(num_classes: int) -> float:
+    """Smallest value of cross-entropy applied to probabilities instead of logits.
+
+    With ``p = softmax(z)`` fed to ``cross_entropy``, the loss is ``-p_y + log sum_j exp(p_j)``,
+    smallest at ``p = one_hot(y)``: ``log(1 + (K - 1) / e)``.
+
+    >>> round(softmax_ce_floor(10), 4)
+    1.4612
+    """
+    return math.log(1 + (num_classes - 1) / math.e)
+
+
+loss_floor = Exercise(
+    "3 (the Softmax-before-CrossEntropyLoss floor)",
+    "A 5-class model ends in nn.Softmax and is trained with nn.CrossEntropyLoss. "
+    "What is the smallest loss it can ever reach (a float)?",
+    lambda answer: abs(float(answer) - softmax_ce_floor(5)) < 1e-3,
+    hint="The best case is p = one_hot(y). CrossEntropyLoss computes -p_y + log(sum_j exp(p_j)); "
+         "with K = 5 that is -1 + log(e + 4).",
+)
+
+
+def _judge_first_step(answer) -> bool:
+    adam_l2, adamw = (float(v) for v in answer)
+    return abs(adam_l2 - 0.99) < 1e-4 and abs(adamw - 0.999) < 1e-5
+
+
+adam_first_step = Exercise(
+    "4 (Adam + L2 versus AdamW)",
+    "A weight equals 1.0 and the loss does not depend on it (its data gradient is 0). "
+    "lr = 0.01, weight_decay = 0.1. Give (value after one step of torch.optim.Adam, "
+    "value after one step of torch.optim.AdamW) as a tuple of two floats.",
+    _judge_first_step,
+    hint="Adam: the L2 gradient 0.1 * 1.0 is divided by sqrt(v_hat) = 0.1, so the first step "
+         "moves by lr (about 0.01). AdamW: the weight is multiplied by (1 - lr * weight_decay) "
+         "and the Adam part is 0.",
+)
+
+EXERCISES = [softmax_grad, sgd_step, loss_floor, adam_first_step]

@@ -1,0 +1,75 @@
+"""Every lesson-01 checker accepts a right answer, rejects a wrong one, and never raises."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_utils.exercises import lesson01
+
+
+def right_softmax_grad(z, y):
+    return (torch.softmax(z, dim=1) - F.one_hot(y, z.shape[1]).to(z.dtype)) / len(y)
+
+
+def right_sgd_step(theta, grad, lr, weight_decay):
+    return theta - lr * grad - lr * weight_decay * theta
+
+
+def torch_first_steps():
+    """The exercise-4 numbers, measured with the real optimisers."""
+    values = []
+    for optimizer in (torch.optim.Adam, torch.optim.AdamW):
+        weight = torch.ones(1, requires_grad=True, dtype=torch.float64)
+        weight.grad = torch.zeros(1, dtype=torch.float64)
+        optimizer([weight], lr=0.01, weight_decay=0.1).step()
+        values.append(weight.item())
+    return tuple(values)
+
+
+RIGHT_AND_WRONG = [
+    (lesson01.softmax_grad, right_softmax_grad,
+     lambda z, y: torch.softmax(z, 1) - F.one_hot(y, z.shape[1]).to(z.dtype)),  # forgot / N
+    (lesson01.sgd_step, right_sgd_step,
+     lambda theta, grad, lr, wd: theta - lr * grad - wd * theta),               # decay not scaled by lr
+    (lesson01.loss_floor, math.log(1 + 4 / math.e), math.log(1 + 9 / math.e)),  # K = 10, not 5
+    (lesson01.adam_first_step, torch_first_steps(), (0.999, 0.999)),            # "they are the same"
+]
+
+
+@pytest.mark.parametrize("exercise, right, wrong", RIGHT_AND_WRONG,
+                         ids=[ex.name for ex, _, _ in RIGHT_AND_WRONG])
+def test_right_and_wrong_answers(exercise, right, wrong, capsys):
+    assert exercise.check(right) is True
+    assert "correct" in capsys.readouterr().out
+    assert exercise.check(wrong) is False
+    out = capsys.readouterr().out
+    assert "not yet" in out and exercise.hint in out
+
+
+@pytest.mark.parametrize("exercise", lesson01.EXERCISES, ids=lambda ex: ex.name)
+def test_unfinished_answers_never_raise(exercise, capsys):
+    def stub(*args):  # what a learner's unfinished function returns
+        return None
+
+    def broken(*args):
+        raise NotImplementedError("write me")
+
+    for answer in (None, ..., stub, broken, "not a number"):
+        assert exercise.check(answer) is False
+    assert "no answer yet" in capsys.readouterr().out
+
+
+def test_exercise_4_numbers_are_what_torch_does():
+    adam, adamw = torch_first_steps()
+    assert adam == pytest.approx(0.99, abs=1e-6)
+    assert adamw == pytest.approx(0.999, abs=1e-9)
+
+
+def test_softmax_floor_is_reached_by_a_confident_correct_prediction():
+    for k in (2, 5, 10):
+        logits = torch.zeros(1, k, dtype=torch.float64)
+        logits[0, 1] = 60.0  # softmax is one-hot to float64 precision
+        loss = F.cross_entropy(torch.softmax(logits, 1), torch.tensor([1]))
+        assert loss.item() == pytest.approx(lesson01.softmax_ce_floor(k), abs=1e-12)
