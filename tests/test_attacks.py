@@ -10,7 +10,6 @@ from captum.robust import FGSM, PGD
 
 from course_utils.attacks import fgsm, input_gradient, pgd, project, random_in_ball
 from course_utils.backbones import SmallCNN
-from course_utils.datasets import load_fashion_mnist
 from course_utils.transforms import to_float
 
 # captum sets requires_grad on our inputs itself and says so; that is expected here
@@ -23,18 +22,16 @@ def per_example_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor
 
 
 @pytest.fixture(scope="module")
-def fashion() -> tuple[torch.Tensor, torch.Tensor]:
+def fashion(fashion_test) -> tuple[torch.Tensor, torch.Tensor]:
     """200 real test images (many pixels sit exactly at 0): float in [0, 1] and labels."""
-    test = load_fashion_mnist("test")
-    return to_float(test.images[:200]), test.labels[:200]
+    return to_float(fashion_test.images[:200]), fashion_test.labels[:200]
 
 
 @pytest.fixture(scope="module")
-def linear_model(fashion) -> nn.Module:
+def linear_model(fashion_train) -> nn.Module:
     """Logistic regression fitted to 2000 real training images in a second (about 80% accurate)."""
     torch.manual_seed(0)
-    train = load_fashion_mnist("train")
-    x, y = to_float(train.images[:2000]), train.labels[:2000]
+    x, y = to_float(fashion_train.images[:2000]), fashion_train.labels[:2000]
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
     for _ in range(60):
