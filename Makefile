@@ -40,15 +40,19 @@ notebooks: $(STAMP)
 test: kit lint unit notebooks
 
 benchmarks: $(STAMP)
-	$(BIN)/python benchmarks/bench_fit_overhead.py
-	$(BIN)/python benchmarks/bench_loader.py
-	$(BIN)/python benchmarks/bench_cached_features.py
+	$(BIN)/python -m benchmarks.bench_fit_overhead
+	$(BIN)/python -m benchmarks.bench_loader
+	$(BIN)/python -m benchmarks.bench_cached_features
 
 # On a CUDA machine: GPU unit tests, lesson 00 under nbval, fit with and without bf16 + channels_last.
-gpu-check: $(STAMP)
-	$(BIN)/python -m pytest -q -m gpu tests
-	$(BIN)/python -m pytest -q --nbval --nbval-current-env notebooks/00_setup_and_tour.ipynb
-	$(BIN)/python benchmarks/bench_gpu.py
+# A machine with its own ready Python (no venv): make gpu-check GPU_PY=python3 GPU_DEPS=
+GPU_PY ?= $(BIN)/python
+GPU_DEPS ?= $(STAMP)
+gpu-check: $(GPU_DEPS)
+	$(GPU_PY) -c "import torch; assert torch.cuda.is_available(), 'gpu-check needs a CUDA GPU'; print(torch.cuda.get_device_name(0))"
+	$(GPU_PY) -m pytest -q -m gpu tests
+	$(GPU_PY) -m pytest -q --nbval --nbval-current-env notebooks/00_setup_and_tour.ipynb
+	$(GPU_PY) -m benchmarks.bench_gpu
 
 strip:
 	$(BIN)/nbstripout notebooks/*.ipynb

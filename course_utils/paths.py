@@ -36,8 +36,9 @@ def data_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Sub-folder of :func:`data_dir` for computed artefacts (features, checkpoints)."""
-    path = data_dir() / "cache"
+    """Folder for computed artefacts (features, checkpoints): ``COURSE_CACHE_DIR`` or ``data_dir()/cache``."""
+    env = os.environ.get("COURSE_CACHE_DIR")
+    path = Path(env).expanduser() if env else data_dir() / "cache"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

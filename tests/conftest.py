@@ -24,9 +24,9 @@ def lite0():
 
 
 @pytest.fixture(autouse=True)
-def _isolated_data_dir(tmp_path, monkeypatch):
-    """Caches written by a test go to a temporary folder; found data sets stay where they are."""
-    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+def _isolated_cache(tmp_path, monkeypatch):
+    """Caches written by a test go to a temporary folder; data sets are found where they are."""
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
     torch.manual_seed(0)
 
 

@@ -25,6 +25,7 @@ def test_fashion_mnist_counts_dtypes_and_classes(fashion_train, fashion_test):
 
 
 def test_fashion_mnist_error_names_every_place_looked(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST", tmp_path / "nowhere")
     with pytest.raises(DataNotFoundError) as info:
         load_fashion_mnist("test", download=False)
@@ -35,6 +36,7 @@ def test_fashion_mnist_error_names_every_place_looked(tmp_path, monkeypatch):
 
 
 def test_fashion_mnist_found_in_course_data_dir_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
     folder = tmp_path / "data" / "fashion-mnist"
     folder.mkdir(parents=True)
     images = bytes([0, 0, 8, 3]) + (2).to_bytes(4, "big") + (2).to_bytes(4, "big") * 2 + bytes(range(8))
@@ -81,6 +83,7 @@ def test_medmnist_from_local_mirror():
 
 def test_medmnist_wrong_md5_and_absent_file_give_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDMNIST_DIR", str(tmp_path))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(datasets.Path, "home", lambda: tmp_path / "home")
     (tmp_path / "breastmnist.npz").write_bytes(b"not the official file")
     with pytest.raises(DataNotFoundError) as info:

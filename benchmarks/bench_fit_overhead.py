@@ -1,0 +1,53 @@
+"""fit versus a minimal hand-written PyTorch loop: same model, data, optimizer, epochs.
+
+Ratio printed: time(fit) / time(minimal loop); target at most 1.10.
+Run: .venv/bin/python benchmarks/bench_fit_overhead.py
+"""
+
+import torch
+import torch.nn.functional as F
+
+from benchmarks.common import compare, machine
+from course_utils import (
+    DeviceLoader,
+    SmallCNN,
+    fit,
+    get_device,
+    load_fashion_mnist,
+    seed_everything,
+)
+
+EPOCHS, N_IMAGES, BATCH = 2, 4000, 128
+
+
+def main() -> None:
+    device = get_device()
+    data = load_fashion_mnist("train").subset(slice(0, N_IMAGES))
+    loader = DeviceLoader.from_data(data, batch_size=BATCH, shuffle=True, device=device)
+
+    def with_fit():
+        seed_everything(0)
+        model = SmallCNN().to(device)
+        fit(model, loader, epochs=EPOCHS, lr=1e-3, progress=False, amp=False, channels_last=False)
+
+    def minimal_loop():
+        seed_everything(0)
+        model = SmallCNN().to(device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        model.train()
+        for _ in range(EPOCHS):
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+
+    t_fit, t_min = compare(with_fit, minimal_loop, repeats=3, device=device)
+    images = EPOCHS * N_IMAGES
+    print(f"machine: {machine()}")
+    print(f"fit: {images / t_fit:.0f} img/s, minimal loop: {images / t_min:.0f} img/s")
+    print(f"overhead ratio fit/minimal = {t_fit / t_min:.3f} (target <= 1.10)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""GPU checks (``make gpu-check``): skipped with a reason on machines without CUDA."""
+
+import pytest
+import torch
+
+from course_utils import (
+    Augment,
+    DeviceLoader,
+    ImageNetInput,
+    SmallCNN,
+    evaluate,
+    extract_features,
+    few_shot,
+    fit,
+    seed_everything,
+)
+from course_utils.runtime import autocast_dtype, get_device
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run make gpu-check on one)"),
+]
+
+
+def test_auto_device_and_autocast_dtype():
+    assert get_device().type == "cuda"
+    assert autocast_dtype(torch.device("cuda")) in (torch.bfloat16, torch.float16)
+
+
+@pytest.mark.parametrize("amp_and_channels_last", [True, False])
+def test_fit_learns_on_the_gpu(fashion_train, fashion_test, amp_and_channels_last):
+    seed_everything(0)
+    train = few_shot(fashion_train, k=300)
+    test = fashion_test.subset(slice(0, 2000))
+    train_loader = DeviceLoader.from_data(train, batch_size=128, shuffle=True, augment=Augment(2),
+                                          device="cuda")
+    assert train_loader.images.is_cuda
+    model = SmallCNN().cuda()
+    history = fit(model, train_loader, DeviceLoader.from_data(test, batch_size=500, device="cuda"),
+                  epochs=5, lr=3e-3, amp=amp_and_channels_last, channels_last=amp_and_channels_last,
+                  progress=False)
+    assert history.val_acc[-1] > 0.75  # the CPU reaches about the same with these settings
+    assert next(model.parameters()).is_cuda
+
+
+def test_features_on_the_gpu_match_the_cpu(lite0, fashion_test):
+    images = fashion_test.images[:64]
+    cpu = extract_features(lite0.cpu(), images, ImageNetInput(64), cache=False)
+    gpu = extract_features(lite0.cuda(), images, ImageNetInput(64), cache=False)
+    lite0.cpu()
+    assert torch.allclose(cpu, gpu, atol=2e-3, rtol=1e-3)
+
+
+def test_evaluate_moves_cpu_batches_to_the_model(fashion_test):
+    model = SmallCNN().cuda()
+    result = evaluate(model, DeviceLoader.from_data(fashion_test.subset(slice(0, 100)), batch_size=50))
+    assert 0.0 <= result["acc"] <= 1.0
