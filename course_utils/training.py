@@ -228,7 +228,7 @@ def fit(
                 scaler.update()
                 if per_batch:
                     scheduler.step()
-                loss_sum += loss.detach() * len(y)
+                loss_sum.add_(loss.detach(), alpha=len(y))
                 if out.ndim == 2 and y.ndim == 1:
                     correct += (out.detach().argmax(1) == y).sum()
                 seen += len(y)
