@@ -199,7 +199,9 @@ def fit(
     for cb in callbacks:
         cb.before_fit(trainer)
 
-    epoch_bar = tqdm(range(1, config.epochs + 1), desc="epochs", disable=not config.progress)
+    # Pass `disable` only to turn bars off: left unset, tqdm honours TQDM_DISABLE=1 (CI).
+    bar_options = {} if config.progress else {"disable": True}
+    epoch_bar = tqdm(range(1, config.epochs + 1), desc="epochs", **bar_options)
     try:
         for epoch in epoch_bar:
             trainer.epoch, start = epoch, time.perf_counter()
@@ -210,7 +212,7 @@ def fit(
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), device=device)
             seen = 0
-            batches = tqdm(train_loader, desc=f"epoch {epoch}", leave=False, disable=not config.progress)
+            batches = tqdm(train_loader, desc=f"epoch {epoch}", leave=False, **bar_options)
             for batch, (x, y) in enumerate(batches, start=1):
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 if use_cuda and config.channels_last and x.ndim == 4:
