@@ -1,0 +1,96 @@
+"""Probes and 2-D maps: how much a frozen representation knows about a task.
+
+A *linear probe* is a logistic regression trained on frozen features; a *k-NN probe*
+labels a test point by the majority of its ``k`` nearest training points. Both read the
+features as they are: if they score well, the information is there and easy to reach.
+Features are standardised first (each dimension to mean 0, variance 1 on the training
+set), so stages with very different scales are compared fairly. :func:`embed_2d` draws the
+features as a 2-D map (PCA or t-SNE) to look at.
+
+These problems are small, so scikit-learn runs them on one thread: its BLAS/OpenMP
+threads would otherwise fight with PyTorch's for the same cores and run many times slower.
+
+>>> import torch
+>>> x = torch.tensor([[0.0], [0.1], [1.0], [1.1]]); y = torch.tensor([0, 0, 1, 1])
+>>> linear_probe_accuracy(x, y, x, y), knn_accuracy(x, y, x, y, k=1)
+(1.0, 1.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+
+def _numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def linear_probe_accuracy(train_x, train_y, test_x, test_y, C: float = 0.1,
+                          max_iter: int = 300) -> float:
+    """Test accuracy of a logistic regression trained on standardised ``train_x``.
+
+    ``C`` is the inverse L2 strength: with few labels per class a fairly strong
+    penalty (``C=0.1``) generalises better and converges faster.
+    """
+    probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
+    with threadpool_limits(1):
+        probe.fit(_numpy(train_x), _numpy(train_y))
+        return float(probe.score(_numpy(test_x), _numpy(test_y)))
+
+
+def knn_accuracy(train_x, train_y, test_x, test_y, k: int = 5) -> float:
+    """Test accuracy of a ``k``-nearest-neighbour vote (Euclidean, standardised features)."""
+    probe = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=k))
+    with threadpool_limits(1):
+        probe.fit(_numpy(train_x), _numpy(train_y))
+        return float(probe.score(_numpy(test_x), _numpy(test_y)))
+
+
+def probe_stages(train_features: Sequence[torch.Tensor], train_y: torch.Tensor,
+                 test_features: Sequence[torch.Tensor], test_y: torch.Tensor,
+                 k: int = 5, C: float = 0.1) -> dict[str, list[float]]:
+    """Linear-probe and k-NN accuracy for each stage's features (lists, one entry per stage).
+
+    >>> x = [torch.randn(20, 4), torch.arange(20.0).view(20, 1)]; y = (torch.arange(20) >= 10).long()
+    >>> probe_stages(x, y, x, y, k=1)["knn"]
+    [1.0, 1.0]
+    """
+    if len(train_features) != len(test_features):
+        raise ValueError(f"{len(train_features)} training stages but {len(test_features)} test stages")
+    return {
+        "linear": [linear_probe_accuracy(a, train_y, b, test_y, C=C)
+                   for a, b in zip(train_features, test_features)],
+        "knn": [knn_accuracy(a, train_y, b, test_y, k=k) for a, b in zip(train_features, test_features)],
+    }
+
+
+def embed_2d(features, method: str = "pca", seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
+    """A 2-D map ``(N, 2)`` of standardised ``features`` ``(N, D)``: ``"pca"`` or ``"tsne"``.
+
+    PCA keeps the two directions of largest variance (a linear projection); t-SNE keeps
+    each point's nearest neighbours close (non-linear; distances between far clusters
+    mean little). t-SNE first reduces to at most 50 PCA dimensions, the usual speed-up.
+
+    >>> embed_2d(torch.randn(30, 5)).shape
+    (30, 2)
+    """
+    from sklearn.manifold import TSNE
+
+    x = StandardScaler().fit_transform(_numpy(features).astype(np.float64))
+    with threadpool_limits(1):
+        if method == "pca":
+            return PCA(n_components=2, random_state=seed).fit_transform(x)
+        if method == "tsne":
+            reduced = PCA(n_components=min(50, *x.shape), random_state=seed).fit_transform(x)
+            perplexity = min(perplexity, (len(x) - 1) / 3)
+            return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(reduced)
+    raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
