@@ -7,7 +7,7 @@ Run: .venv/bin/python benchmarks/bench_fit_overhead.py
 import torch
 import torch.nn.functional as F
 
-from benchmarks.common import compare, machine
+from benchmarks.common import compare, report
 from course_utils import (
     DeviceLoader,
     SmallCNN,
@@ -45,10 +45,8 @@ def main() -> None:
                 optimizer.step()
 
     t_fit, t_min = compare(with_fit, minimal_loop, repeats=3, device=device)
-    images = EPOCHS * N_IMAGES
-    print(f"machine: {machine()}")
-    print(f"fit: {images / t_fit:.0f} img/s, minimal loop: {images / t_min:.0f} img/s")
-    print(f"overhead ratio fit/minimal = {t_fit / t_min:.3f} (target <= 1.10)")
+    report(EPOCHS * N_IMAGES, ("fit", t_fit), ("minimal loop", t_min), "overhead")
+    print("target: overhead ratio <= 1.10")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ on the GPU. Prints images/s for both settings and their ratio. Skips without CUD
 
 import torch
 
-from benchmarks.common import compare, machine
+from benchmarks.common import compare, report
 from course_utils import (
     DeviceLoader,
     ImageNetInput,
@@ -35,10 +35,7 @@ def main() -> None:
         return history
 
     t_fast, t_plain = compare(lambda: run(True), lambda: run(False), repeats=3, device=torch.device("cuda"))
-    images = EPOCHS * N_IMAGES
-    print(f"machine: {machine()}")
-    print(f"bf16 + channels_last: {images / t_fast:.0f} img/s; fp32 contiguous: {images / t_plain:.0f} img/s")
-    print(f"speed ratio = {t_plain / t_fast:.2f}")
+    report(EPOCHS * N_IMAGES, ("bf16 + channels_last", t_fast), ("fp32 contiguous", t_plain), "speed")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from benchmarks.common import compare, machine
+from benchmarks.common import compare, report
 from course_utils import (
     Augment,
     DeviceLoader,
@@ -57,10 +57,7 @@ def main() -> None:
 
     t_device, t_pil = compare(lambda: run(device_loader), lambda: run(pil_loader), repeats=3,
                               device=device)
-    images = EPOCHS * N_IMAGES
-    print(f"machine: {machine()}")
-    print(f"device loader: {images / t_device:.0f} img/s, DataLoader + PIL: {images / t_pil:.0f} img/s")
-    print(f"speed ratio device/PIL = {t_pil / t_device:.2f}")
+    report(EPOCHS * N_IMAGES, ("device loader", t_device), ("DataLoader + PIL", t_pil), "speed")
 
 
 if __name__ == "__main__":

@@ -40,3 +40,15 @@ def machine() -> str:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
             f"torch {torch.__version__}, {gpu}")
+
+
+def report(images: int, candidate: tuple[str, float], baseline: tuple[str, float], ratio: str) -> None:
+    """Print the machine, both throughputs and ``ratio``, one of "speed" or "overhead".
+
+    Speed is baseline time / candidate time (higher is better); overhead is the inverse.
+    """
+    (name_c, t_c), (name_b, t_b) = candidate, baseline
+    print(f"machine: {machine()}")
+    print(f"{name_c}: {images / t_c:.0f} img/s; {name_b}: {images / t_b:.0f} img/s")
+    value = t_b / t_c if ratio == "speed" else t_c / t_b
+    print(f"{ratio} ratio {name_c} vs {name_b} = {value:.3f}")
