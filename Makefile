@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check course_utils tests benchmarks notebooks
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --doctest-modules course_utils tests
 
 notebooks: $(STAMP)
 	COURSE_FAST=1 $(BIN)/python -m pytest -q --nbval --nbval-current-env --nbval-cell-timeout=900 notebooks/

@@ -1,6 +1,6 @@
 """Networks for the course: ImageNet backbones (offline and online) and a small CNN.
 
->>> net = efficientnet_lite0()                  # doctest: +SKIP  (ImageNet weights, offline)
+>>> net = efficientnet_lite0()                  # doctest: +SKIP
 >>> IMAGENET_CLASSES[285]
 'Egyptian cat'
 """

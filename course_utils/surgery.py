@@ -4,7 +4,7 @@ Works on timm EfficientNets, torchvision ResNets and :class:`~course_utils.backb
 
 >>> from course_utils.backbones import SmallCNN
 >>> net = replace_head(SmallCNN(), num_classes=5)
->>> freeze(net, train_last=0)                   # only the head trains
+>>> _ = freeze(net, train_last=0)               # only the head trains
 >>> count_parameters(net) == 128 * 5 + 5
 True
 """
@@ -50,7 +50,7 @@ def stages(model: nn.Module) -> list[nn.Module]:
         stem = nn.ModuleList([model.conv_stem, model.bn1])
         return [stem, *model.blocks, nn.ModuleList([model.conv_head, model.bn2])]
     if hasattr(model, "layer4"):  # torchvision ResNet
-        return [nn.ModuleList([model.conv1, model.bn1]),
+        return [nn.ModuleList([model.conv1, model.bn1, model.relu, model.maxpool]),
                 model.layer1, model.layer2, model.layer3, model.layer4]
     if hasattr(model, "stages"):  # SmallCNN
         return list(model.stages)
