@@ -116,6 +116,10 @@ def test_gradcam_is_cam_before_global_pooling(small_cnn, garments):
     torch.testing.assert_close(
         GradCAM(small_cnn, small_cnn.stages[-1]).attribute(garments, target, upsample=False),
         cam.detach(), rtol=1e-4, atol=1e-6)
+    # the gradient is the same at every position, so HiResCAM agrees there too
+    torch.testing.assert_close(
+        HiResCAM(small_cnn, small_cnn.stages[-1]).attribute(garments, target, upsample=False),
+        cam.detach(), rtol=1e-4, atol=1e-6)
 
 
 def test_relu_flag_keeps_negative_evidence(small_cnn, garments):
