@@ -32,7 +32,9 @@ def freeze_batchnorm(model: nn.Module) -> nn.Module:
     Layers frozen this way stay in eval mode even after ``model.train()``.
 
     >>> from course_utils.backbones import SmallCNN
+    >>> import torch
     >>> net = freeze_batchnorm(SmallCNN()).train()
+    >>> _ = net(torch.zeros(2, 1, 28, 28))          # each forward puts frozen BatchNorm back in eval
     >>> net.stages[0][1].training, net.stages[0][0].weight.requires_grad
     (False, True)
     """
