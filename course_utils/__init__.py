@@ -7,6 +7,10 @@ Modules, one idea each:
 - ``transforms``, ``loaders``: batched augmentation/preprocessing, the device-resident loader
 - ``backbones``, ``surgery``, ``features``: pretrained networks, heads and freezing, cached features
 - ``training``, ``evaluation``, ``history``, ``checkpoints``, ``runtime``: the loop and its parts
+- ``inspection``, ``receptive_field``, ``probes``: feature maps, receptive fields, per-stage probes (lesson 02)
+- ``lr_finder``, ``finetune``: learning-rate range test, phased unfreezing and two-phase fine-tuning (lesson 03)
+- ``attacks``, ``robust``: FGSM and PGD in pixel space, robustness curves, adversarial training (lesson 04)
+- ``explain``: Grad-CAM by hand with hooks that always come off, sanity checks (lesson 05)
 - ``plots``: learning curves, image grids, confusion matrices
 - ``exercises``: checkers for the exercises at the end of each lesson
 """
