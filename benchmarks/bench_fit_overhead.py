@@ -35,7 +35,7 @@ def main() -> None:
     def minimal_loop():
         seed_everything(0)
         model = SmallCNN().to(device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)  # as fit
         model.train()
         for _ in range(EPOCHS):
             for x, y in loader:
@@ -44,7 +44,7 @@ def main() -> None:
                 loss.backward()
                 optimizer.step()
 
-    t_fit, t_min = compare(with_fit, minimal_loop, repeats=3, device=device)
+    t_fit, t_min = compare(with_fit, minimal_loop, repeats=5, device=device)
     report(EPOCHS * N_IMAGES, ("fit", t_fit), ("minimal loop", t_min), "overhead")
     print("target: overhead ratio <= 1.10")
 
