@@ -272,14 +272,17 @@ def fit(
             history.stopped = "completed"
     except KeyboardInterrupt:
         history.stopped = "interrupted"
-        print(f"Interrupted in epoch {trainer.epoch}: keeping the weights of epoch "
-              f"{history.best_epoch} and the history of {len(history)} finished epochs.")
+        kept = f"epoch {history.best_epoch}" if history.best_epoch else "the initial weights"
+        print(f"Interrupted in epoch {trainer.epoch}: keeping {kept} "
+              f"and the history of {len(history)} finished epochs.")
     except _Diverged as signal:
         history.stopped = "diverged"
         model.load_state_dict(best_weights)
         raise TrainingDivergedError(
-            f"{signal} Training stopped; the model holds the weights of epoch "
-            f"{history.best_epoch} (the last good ones). Try a lower learning rate, "
+            f"{signal} Training stopped; the model holds "
+            + (f"the weights of epoch {history.best_epoch} (the last good ones)" if history.best_epoch
+               else "its initial weights (no epoch finished)")
+            + ". Try a lower learning rate, "
             "gradient clipping (grad_clip=1.0) or check the inputs for NaNs.", history
         ) from None
     finally:
