@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $@
 
 kit: $(STAMP)
-	$(BIN)/python -m course_utils.kit --prepare
+	$(BIN)/python -m course_utils.data.kit --prepare
 
 lab: $(STAMP) kit
 	TQDM_DISABLE= MPLBACKEND= $(BIN)/jupyter lab notebooks/

@@ -1,34 +1,39 @@
 """course_utils: the plumbing behind the transfer-learning course's notebooks.
 
-Modules, one idea each:
+Subpackages, grouped by concern (each module one idea):
 
-- ``paths``, ``kit``: where data lives, what is present offline
-- ``datasets``, ``splits``, ``folders``: real images as tensors, few-shot subsets, your own folders
-- ``transforms``, ``loaders``: batched augmentation/preprocessing, the device-resident loader
-- ``backbones``, ``surgery``, ``features``: pretrained networks, heads and freezing, cached features
-- ``training``, ``evaluation``, ``history``, ``checkpoints``, ``runtime``: the loop and its parts
-- ``inspection``, ``receptive_field``, ``probes``: feature maps, receptive fields, per-stage probes (lesson 02)
-- ``lr_finder``, ``finetune``: learning-rate range test, phased unfreezing and two-phase fine-tuning (lesson 03)
-- ``attacks``, ``robust``: FGSM and PGD in pixel space, robustness curves, adversarial training (lesson 04)
-- ``explain``: Grad-CAM by hand with hooks that always come off, sanity checks (lesson 05)
-- ``plots``: learning curves, image grids, confusion matrices
+- ``data``: data sets, splits, your own folders, batched transforms, the device loader, the kit
+- ``models``: backbones, surgery (heads, freezing, LR groups), cached features
+- ``training``: the ``fit`` loop, history, checkpoints, LR range test, phased fine-tuning
+- ``evaluation``: accuracy, loss and predictions
+- ``robustness``: FGSM and PGD, robustness curves, adversarial training (lesson 04)
+- ``explanations``: feature maps, receptive fields, probes, Grad-CAM (lessons 02 and 05)
+- ``paths``, ``runtime``, ``plots``: where files go; device, threads and seeds; figures
 - ``exercises``: checkers for the exercises at the end of each lesson
+
+The names a notebook uses most are importable from the top: ``from course_utils import fit``.
 """
 
-from .backbones import IMAGENET_CLASSES, SmallCNN, efficientnet_lite0, load_backbone, resnet18
-from .checkpoints import load_checkpoint, save_checkpoint
-from .datasets import LabeledImages, load_fashion_mnist, load_medmnist, load_photos
-from .evaluation import accuracy, evaluate, predict
-from .features import extract_features
-from .folders import ImageFolderDataset
-from .history import History
-from .loaders import DeviceLoader
+from .data.datasets import LabeledImages, load_fashion_mnist, load_medmnist, load_photos
+from .data.folders import ImageFolderDataset
+from .data.loaders import DeviceLoader
+from .data.splits import few_shot, train_val_split
+from .data.transforms import Augment, ImageNetInput, Normalize, imagenet_preprocess
+from .evaluation.classification import accuracy, evaluate, predict
+from .models.backbones import (
+    IMAGENET_CLASSES,
+    SmallCNN,
+    efficientnet_lite0,
+    load_backbone,
+    resnet18,
+)
+from .models.features import extract_features
+from .models.surgery import count_parameters, freeze, param_groups, replace_head, unfreeze
 from .paths import data_dir, fast_mode
 from .runtime import get_device, seed_everything
-from .splits import few_shot, train_val_split
-from .surgery import count_parameters, freeze, param_groups, replace_head, unfreeze
-from .training import Callback, FitConfig, TrainingDivergedError, fit
-from .transforms import Augment, ImageNetInput, Normalize, imagenet_preprocess
+from .training.checkpoints import load_checkpoint, save_checkpoint
+from .training.history import History
+from .training.loop import Callback, FitConfig, TrainingDivergedError, fit
 
 __all__ = [
     "IMAGENET_CLASSES", "SmallCNN", "efficientnet_lite0", "load_backbone", "resnet18",

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .history import History
+from .training.history import History
 
 
 def plot_history(history: History | dict, title: str = "") -> plt.Figure:

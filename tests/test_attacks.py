@@ -8,9 +8,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from captum.robust import FGSM, PGD
 
-from course_utils.attacks import fgsm, input_gradient, pgd, project, random_in_ball
-from course_utils.backbones import SmallCNN
-from course_utils.transforms import to_float
+from course_utils.data.transforms import to_float
+from course_utils.models.backbones import SmallCNN
+from course_utils.robustness.attacks import fgsm, input_gradient, pgd, project, random_in_ball
 
 # captum sets requires_grad on our inputs itself and says so; that is expected here
 pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already require gradients")

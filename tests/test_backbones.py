@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from course_utils import backbones
-from course_utils.backbones import IMAGENET_CLASSES, SmallCNN, load_backbone, resnet18
-from course_utils.datasets import load_photos
-from course_utils.transforms import imagenet_preprocess
+from course_utils.data.datasets import load_photos
+from course_utils.data.transforms import imagenet_preprocess
+from course_utils.models import backbones
+from course_utils.models.backbones import IMAGENET_CLASSES, SmallCNN, load_backbone, resnet18
 
 CAT_CLASSES = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
 

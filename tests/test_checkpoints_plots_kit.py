@@ -2,11 +2,11 @@ import matplotlib
 import pytest
 import torch
 
-from course_utils.backbones import SmallCNN
-from course_utils.checkpoints import load_checkpoint, save_checkpoint
-from course_utils.history import History
-from course_utils.kit import kit_report, versions
+from course_utils.data.kit import kit_report, versions
+from course_utils.models.backbones import SmallCNN
 from course_utils.plots import confusion_matrix, plot_confusion_matrix, plot_history, show_images
+from course_utils.training.checkpoints import load_checkpoint, save_checkpoint
+from course_utils.training.history import History
 
 matplotlib.use("Agg")
 

@@ -3,8 +3,8 @@ import gzip
 import pytest
 import torch
 
-from course_utils import datasets
-from course_utils.datasets import (
+from course_utils.data import datasets
+from course_utils.data.datasets import (
     FASHION_MNIST_CLASSES,
     DataNotFoundError,
     LabeledImages,

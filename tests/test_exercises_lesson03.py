@@ -1,9 +1,9 @@
 import torch
 import torch.nn as nn
 
-from course_utils.backbones import efficientnet_lite0
 from course_utils.exercises import lesson03
-from course_utils.surgery import count_parameters, freeze, replace_head, set_trainable
+from course_utils.models.backbones import efficientnet_lite0
+from course_utils.models.surgery import count_parameters, freeze, replace_head, set_trainable
 
 
 def test_trainable_params(capsys):

@@ -14,7 +14,8 @@ from captum.attr import (
 )
 
 from course_utils import IMAGENET_CLASSES, SmallCNN, load_photos
-from course_utils.explain import (
+from course_utils.data.transforms import Normalize
+from course_utils.explanations.explain import (
     GradCAM,
     HiResCAM,
     average_ranks,
@@ -30,8 +31,7 @@ from course_utils.explain import (
     split_relu6,
     upsample_maps,
 )
-from course_utils.surgery import stages
-from course_utils.transforms import Normalize
+from course_utils.models.surgery import stages
 
 matplotlib.use("Agg")
 

@@ -1,8 +1,8 @@
 import torch
 
-from course_utils.features import extract_features, headless
+from course_utils.data.transforms import ImageNetInput
+from course_utils.models.features import extract_features, headless
 from course_utils.paths import cache_dir
-from course_utils.transforms import ImageNetInput
 
 
 def test_features_equal_the_headless_forward_and_are_cached(lite0, fashion_test):

@@ -1,20 +1,20 @@
 import pytest
 import torch
 
-from course_utils.backbones import SmallCNN
+from course_utils.data.loaders import DeviceLoader
+from course_utils.data.splits import few_shot
 from course_utils.evaluation import evaluate
-from course_utils.finetune import (
+from course_utils.models.backbones import SmallCNN
+from course_utils.models.surgery import count_parameters, stages
+from course_utils.training import Callback
+from course_utils.training.finetune import (
     freeze_batchnorm,
     gradual_unfreeze,
     merge_histories,
     two_phase_fine_tune,
     unfreeze_schedule,
 )
-from course_utils.history import History
-from course_utils.loaders import DeviceLoader
-from course_utils.splits import few_shot
-from course_utils.surgery import count_parameters, stages
-from course_utils.training import Callback
+from course_utils.training.history import History
 
 
 class Recorder(Callback):

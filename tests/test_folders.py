@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image
 
-from course_utils.folders import ImageFolderDataset, UnreadableImageError, read_image
+from course_utils.data.folders import ImageFolderDataset, UnreadableImageError, read_image
 
 
 @pytest.fixture

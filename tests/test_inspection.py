@@ -1,4 +1,4 @@
-"""course_utils.inspection: stage hooks, per-stage pooled features, filter images, feature-map plots.
+"""course_utils.explanations.inspection: stage hooks, per-stage pooled features, filter images, feature-map plots.
 
 The ``lite0`` fixture (pretrained EfficientNet-Lite0) comes from conftest.py."""
 
@@ -10,10 +10,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from course_utils.backbones import SmallCNN
-from course_utils.datasets import load_photos
-from course_utils.features import extract_features
-from course_utils.inspection import (
+from course_utils.data.datasets import load_photos
+from course_utils.data.transforms import ImageNetInput, imagenet_preprocess
+from course_utils.explanations.inspection import (
     filter_images,
     plot_feature_maps,
     plot_stage_maps,
@@ -23,8 +22,9 @@ from course_utils.inspection import (
     stage_outputs,
     strongest_channels,
 )
-from course_utils.surgery import stages
-from course_utils.transforms import ImageNetInput, imagenet_preprocess
+from course_utils.models.backbones import SmallCNN
+from course_utils.models.features import extract_features
+from course_utils.models.surgery import stages
 
 
 def _hook_count(model: nn.Module) -> int:

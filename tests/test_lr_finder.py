@@ -4,13 +4,13 @@ import matplotlib
 import pytest
 import torch
 
-from course_utils.backbones import SmallCNN
+from course_utils.data.loaders import DeviceLoader
+from course_utils.data.splits import few_shot
 from course_utils.evaluation import evaluate
-from course_utils.loaders import DeviceLoader
-from course_utils.lr_finder import LRRangeResult, lr_range_test, plot_lr_range
-from course_utils.splits import few_shot
-from course_utils.surgery import freeze
+from course_utils.models.backbones import SmallCNN
+from course_utils.models.surgery import freeze
 from course_utils.training import fit
+from course_utils.training.lr_finder import LRRangeResult, lr_range_test, plot_lr_range
 
 matplotlib.use("Agg")
 

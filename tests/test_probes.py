@@ -1,11 +1,16 @@
-"""course_utils.probes on real Fashion-MNIST pixels: probes beat chance, maps have the right shape."""
+"""course_utils.explanations.probes on real Fashion-MNIST pixels: probes beat chance, maps have the right shape."""
 
 import numpy as np
 import pytest
 import torch
 
-from course_utils.probes import embed_2d, knn_accuracy, linear_probe_accuracy, probe_stages
-from course_utils.splits import few_shot, few_shot_indices
+from course_utils.data.splits import few_shot, few_shot_indices
+from course_utils.explanations.probes import (
+    embed_2d,
+    knn_accuracy,
+    linear_probe_accuracy,
+    probe_stages,
+)
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,16 @@
-"""course_utils.receptive_field: the formula, the layer walk, and the gradient measurement agree."""
+"""course_utils.explanations.receptive_field: the formula, the layer walk, and the gradient measurement agree."""
 
 import pytest
 import torch
 import torch.nn as nn
 
-from course_utils.backbones import SmallCNN
-from course_utils.receptive_field import conv_chain, measured_receptive_field, receptive_field
-from course_utils.surgery import stages
+from course_utils.explanations.receptive_field import (
+    conv_chain,
+    measured_receptive_field,
+    receptive_field,
+)
+from course_utils.models.backbones import SmallCNN
+from course_utils.models.surgery import stages
 
 
 def test_formula_on_known_stacks():

@@ -6,9 +6,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from course_utils.attacks import fgsm, pgd
-from course_utils.loaders import DeviceLoader
-from course_utils.robust import (
+from course_utils.data.loaders import DeviceLoader
+from course_utils.data.transforms import to_float
+from course_utils.robustness.attacks import fgsm, pgd
+from course_utils.robustness.robust import (
     AdversarialBatches,
     adversarial_examples,
     make_attack,
@@ -16,7 +17,6 @@ from course_utils.robust import (
     robustness_curve,
 )
 from course_utils.training import fit
-from course_utils.transforms import to_float
 
 
 def linear() -> nn.Module:

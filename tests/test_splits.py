@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from course_utils.splits import few_shot, few_shot_indices, stratified_split, train_val_split
+from course_utils.data.splits import few_shot, few_shot_indices, stratified_split, train_val_split
 
 
 def test_few_shot_is_stratified_and_seeded(fashion_train):

@@ -2,8 +2,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from course_utils.backbones import SmallCNN, load_backbone
-from course_utils.surgery import (
+from course_utils.models.backbones import SmallCNN, load_backbone
+from course_utils.models.surgery import (
     count_parameters,
     freeze,
     freeze_by_name,

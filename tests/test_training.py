@@ -4,13 +4,13 @@ import pytest
 import torch
 import torch.nn as nn
 
-from course_utils.backbones import SmallCNN
-from course_utils.checkpoints import load_checkpoint
+from course_utils.data.loaders import DeviceLoader
+from course_utils.data.splits import few_shot
 from course_utils.evaluation import evaluate, predict
-from course_utils.loaders import DeviceLoader
+from course_utils.models.backbones import SmallCNN
 from course_utils.runtime import seed_everything
-from course_utils.splits import few_shot
 from course_utils.training import Callback, FitConfig, TrainingDivergedError, fit
+from course_utils.training.checkpoints import load_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils.loaders import DeviceLoader
-from course_utils.transforms import (
+from course_utils.data.loaders import DeviceLoader
+from course_utils.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     Augment,

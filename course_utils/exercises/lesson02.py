@@ -12,7 +12,7 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-from ..receptive_field import receptive_field as _receptive_field
+from ..explanations.receptive_field import receptive_field as _receptive_field
 from . import Exercise
 
 

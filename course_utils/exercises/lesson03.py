@@ -17,8 +17,8 @@ from . import Exercise
 
 
 def _lite0_trainable(train_last: int, num_classes: int) -> int:
-    from ..backbones import efficientnet_lite0
-    from ..surgery import count_parameters, freeze, replace_head
+    from ..models.backbones import efficientnet_lite0
+    from ..models.surgery import count_parameters, freeze, replace_head
 
     model = replace_head(efficientnet_lite0(pretrained=False), num_classes)
     return count_parameters(freeze(model, train_last=train_last))
@@ -39,7 +39,7 @@ trainable_params = Exercise(
 
 
 def _tiny_model() -> nn.Module:
-    from ..backbones import SmallCNN
+    from ..models.backbones import SmallCNN
 
     return SmallCNN(in_channels=1, num_classes=3, widths=(4, 8))
 
@@ -91,7 +91,7 @@ batchnorm_fix = Exercise(
     _judge_bn_freeze,
     hint="model.train() resets every module's mode, so setting bn.eval() once is not enough: "
          "register a forward pre-hook on each BatchNorm that calls module.eval() and returns "
-         "None (or use course_utils.surgery.set_trainable on the BatchNorm layers only).",
+         "None (or use course_utils.models.surgery.set_trainable on the BatchNorm layers only).",
 )
 
 

@@ -17,8 +17,8 @@ from collections.abc import Callable
 import torch
 import torch.nn as nn
 
-from ..attacks import fgsm, project
-from ..transforms import IMAGENET_STD
+from ..data.transforms import IMAGENET_STD
+from ..robustness.attacks import fgsm, project
 from . import Exercise
 
 

@@ -52,8 +52,8 @@ gradcam_map = Exercise(
 # ---------------------------------------------------------------- 5.2 CAM without gradients
 
 def _judge_cam_from_head(my_cam: Callable) -> bool:
-    from ..backbones import SmallCNN
-    from ..explain import GradCAM
+    from ..explanations.explain import GradCAM
+    from ..models.backbones import SmallCNN
 
     torch.manual_seed(52)
     model = SmallCNN(in_channels=1, num_classes=10).eval()

@@ -4,8 +4,8 @@ One epoch is: train on every batch, evaluate on the validation set, record the
 history, keep the best weights, maybe stop early. At the end the model holds the
 best weights, however the run ended (finished, early stop, Ctrl-C, diverged).
 
->>> from course_utils.backbones import SmallCNN
->>> from course_utils.loaders import DeviceLoader
+>>> from course_utils.models.backbones import SmallCNN
+>>> from course_utils.data.loaders import DeviceLoader
 >>> import torch
 >>> X, y = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8), torch.arange(64) % 10
 >>> history = fit(SmallCNN(), DeviceLoader(X, y, batch_size=32), epochs=1, progress=False)
@@ -27,11 +27,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..evaluation.classification import evaluate
+from ..models.surgery import param_groups
+from ..runtime import autocast_dtype
 from .checkpoints import save_checkpoint
-from .evaluation import evaluate
 from .history import History
-from .runtime import autocast_dtype
-from .surgery import param_groups
 
 
 @dataclass

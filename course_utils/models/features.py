@@ -3,7 +3,7 @@
 A linear head then trains on ``(N, D)`` features in milliseconds per epoch instead
 of recomputing the backbone every epoch.
 
->>> from course_utils.backbones import SmallCNN
+>>> from course_utils.models.backbones import SmallCNN
 >>> import torch
 >>> feats = extract_features(SmallCNN(), torch.zeros(10, 1, 28, 28, dtype=torch.uint8), cache=False)
 >>> feats.shape
@@ -19,9 +19,9 @@ from contextlib import contextmanager
 import torch
 import torch.nn as nn
 
-from .paths import cache_dir
+from ..data.transforms import to_float
+from ..paths import cache_dir
 from .surgery import head_name
-from .transforms import to_float
 
 
 @contextmanager

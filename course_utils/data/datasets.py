@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .paths import DEBIAN_FASHION_MNIST, data_dir
+from ..paths import DEBIAN_FASHION_MNIST, data_dir
 
 FASHION_MNIST_CLASSES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

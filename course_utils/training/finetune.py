@@ -6,7 +6,7 @@ backbone and damage it. Training in phases avoids that: phase one trains the hea
 for the backbone than for the head. Two phases (head, then everything) is what
 fastai's ``fine_tune`` does; more phases is gradual unfreezing (ULMFiT).
 
->>> from course_utils.backbones import SmallCNN
+>>> from course_utils.models.backbones import SmallCNN
 >>> unfreeze_schedule(num_stages=3, steps=3)    # train_last per phase: head, +1, +2, all
 [0, 1, 2, 3]
 """
@@ -19,9 +19,9 @@ from collections.abc import Iterable, Sequence
 
 import torch.nn as nn
 
+from ..models.surgery import count_parameters, freeze, set_trainable, stages
 from .history import History
-from .surgery import count_parameters, freeze, set_trainable, stages
-from .training import FitConfig, fit
+from .loop import FitConfig, fit
 
 
 def freeze_batchnorm(model: nn.Module) -> nn.Module:
@@ -31,7 +31,7 @@ def freeze_batchnorm(model: nn.Module) -> nn.Module:
     source's; fine-tuning the convolutions while the normalisation stays put is steadier.
     Layers frozen this way stay in eval mode even after ``model.train()``.
 
-    >>> from course_utils.backbones import SmallCNN
+    >>> from course_utils.models.backbones import SmallCNN
     >>> import torch
     >>> net = freeze_batchnorm(SmallCNN()).train()
     >>> _ = net(torch.zeros(2, 1, 28, 28))          # each forward puts frozen BatchNorm back in eval
@@ -112,7 +112,7 @@ def gradual_unfreeze(
         config, callbacks, overrides: passed to :func:`~course_utils.training.fit` each phase.
 
     Returns:
-        The merged :class:`~course_utils.history.History` of all phases. The model ends
+        The merged :class:`~course_utils.training.history.History` of all phases. The model ends
         holding the best weights of all phases (by ``config.monitor``), with the freezing
         of the last phase.
 

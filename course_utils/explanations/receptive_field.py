@@ -74,7 +74,7 @@ def measured_receptive_field(model: nn.Module, stage: int, size: int = 224,
     centre unit's channels (summed) is non-zero exactly on the pixels it sees. A result
     equal to ``size`` means the field covers the whole input (the true field may be larger).
 
-    >>> from course_utils.backbones import SmallCNN
+    >>> from course_utils.models.backbones import SmallCNN
     >>> measured_receptive_field(SmallCNN(), stage=0, size=28, in_channels=1)
     6
     """

@@ -11,7 +11,7 @@ activations ``A`` of shape ``(C, h, w)``:
 (see :class:`HiResCAM`). The layer's output is caught by a forward hook that lives
 in the :func:`record` context manager, so it is removed even when something fails.
 
->>> from course_utils.backbones import SmallCNN
+>>> from course_utils.models.backbones import SmallCNN
 >>> model = SmallCNN().eval()
 >>> cam = GradCAM(model, model.stages[-1])
 >>> cam.attribute(torch.rand(2, 1, 28, 28), target=3).shape
@@ -34,7 +34,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .transforms import to_float
+from ..data.transforms import to_float
 
 Target = int | Sequence[int] | torch.Tensor | None
 Explanation = TypeVar("Explanation")
@@ -45,7 +45,7 @@ Explanation = TypeVar("Explanation")
 def hookable(layer: nn.Module) -> nn.Module:
     """The module whose forward call produces ``layer``'s output.
 
-    :func:`~course_utils.surgery.stages` returns an EfficientNet's stem and last stage
+    :func:`~course_utils.models.surgery.stages` returns an EfficientNet's stem and last stage
     as ``nn.ModuleList`` containers, which are never called themselves: their output
     is the output of their last member.
 
@@ -119,7 +119,7 @@ class GradCAM:
     Departures from the paper, as flags: ``relu=False`` keeps negative evidence;
     ``upsample=False`` returns the map at the layer's resolution.
 
-    >>> from course_utils.backbones import SmallCNN
+    >>> from course_utils.models.backbones import SmallCNN
     >>> model = SmallCNN().eval()
     >>> GradCAM(model, model.stages[1]).attribute(torch.rand(1, 1, 28, 28), 0, upsample=False).shape
     torch.Size([1, 1, 7, 7])
@@ -280,7 +280,7 @@ def cascading_randomization(model: nn.Module, layer_names: Sequence[str | tuple[
     ``maps`` is whatever ``explain`` returns (a tensor, or a dict of them for several methods).
     An explanation that depends on what the model learned changes as the weights go.
 
-    >>> from course_utils.backbones import SmallCNN
+    >>> from course_utils.models.backbones import SmallCNN
     >>> net, x = SmallCNN().eval(), torch.rand(1, 1, 28, 28)
     >>> steps = cascading_randomization(net, ["classifier", ("stages.2", "stages.1")],
     ...     lambda m: GradCAM(m, m.stages[0]).attribute(x, 0))

@@ -7,7 +7,7 @@ The result is a new tensor in [0, 1] within ``eps`` of the input; the model's
 train/eval modes and its parameters' gradients are left as they were found.
 
 >>> import torch
->>> from course_utils.backbones import SmallCNN
+>>> from course_utils.models.backbones import SmallCNN
 >>> model = SmallCNN().eval()
 >>> x, y = torch.rand(4, 1, 28, 28), torch.arange(4)
 >>> x_adv = pgd(model, x, y, eps=0.1, alpha=0.02, steps=5)
@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .transforms import to_float
+from ..data.transforms import to_float
 
 NORMS = ("linf", "l2")
 

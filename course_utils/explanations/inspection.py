@@ -1,11 +1,11 @@
 """Look inside a CNN: the feature maps of each stage, pooled per-stage features, first-layer filters.
 
 Stage outputs are caught with forward hooks on the modules listed by
-:func:`~course_utils.surgery.stages`. The hooks live only inside a ``with`` block and are
+:func:`~course_utils.models.surgery.stages`. The hooks live only inside a ``with`` block and are
 removed on the way out, even when the forward pass fails, so a model is never left
 carrying stale hooks.
 
->>> from course_utils.backbones import SmallCNN
+>>> from course_utils.models.backbones import SmallCNN
 >>> import torch
 >>> maps = stage_feature_maps(SmallCNN(), torch.zeros(2, 1, 28, 28))
 >>> [tuple(m.shape) for m in maps]
@@ -21,8 +21,8 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
 
-from .surgery import stages
-from .transforms import to_float
+from ..data.transforms import to_float
+from ..models.surgery import stages
 
 
 def _output_module(stage: nn.Module) -> nn.Module:
@@ -34,10 +34,10 @@ def _output_module(stage: nn.Module) -> nn.Module:
 def stage_outputs(model: nn.Module, indices: Sequence[int] | None = None) -> Iterator[dict[int, torch.Tensor]]:
     """Within the block, every forward pass of ``model`` stores stage outputs in the yielded dict.
 
-    ``indices`` picks stages of :func:`~course_utils.surgery.stages` (default: all).
+    ``indices`` picks stages of :func:`~course_utils.models.surgery.stages` (default: all).
     The dict maps stage index to that stage's output of the latest forward pass.
 
-    >>> from course_utils.backbones import SmallCNN
+    >>> from course_utils.models.backbones import SmallCNN
     >>> net = SmallCNN()
     >>> with stage_outputs(net, [0]) as outputs:
     ...     _ = net(torch.zeros(1, 1, 28, 28))
@@ -93,7 +93,7 @@ def pooled_stage_features(
     ``images`` are uint8 or float ``(N, C, H, W)``; ``transform`` runs per batch
     (e.g. ``ImageNetInput(64)``). Stage ``s`` gives a ``C_s``-dimensional vector per image.
 
-    >>> from course_utils.backbones import SmallCNN
+    >>> from course_utils.models.backbones import SmallCNN
     >>> feats = pooled_stage_features(SmallCNN(), torch.zeros(5, 1, 28, 28, dtype=torch.uint8))
     >>> [tuple(f.shape) for f in feats]
     [(5, 32), (5, 64), (5, 128)]
@@ -190,7 +190,7 @@ def show_feature_maps(model: nn.Module, image: torch.Tensor, stage: int,
     into model input (e.g. ``ImageNetInput(64)``). Returns the maps ``(C_s, H_s, W_s)`` and
     a figure with the input and the ``n`` strongest channels.
 
-    >>> from course_utils.backbones import SmallCNN
+    >>> from course_utils.models.backbones import SmallCNN
     >>> maps, fig = show_feature_maps(SmallCNN(), torch.zeros(1, 28, 28), stage=1, n=4)
     >>> tuple(maps.shape)
     (64, 7, 7)

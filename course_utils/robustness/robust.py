@@ -1,10 +1,10 @@
 """Measuring and training robustness: accuracy under attack, robustness curves, adversarial batches.
 
 An *attack* here is any function ``attack(model, images, labels) -> adversarial images``;
-:func:`make_attack` builds the usual ones from :mod:`course_utils.attacks`.
+:func:`make_attack` builds the usual ones from :mod:`course_utils.robustness.attacks`.
 
 >>> import torch
->>> from course_utils.backbones import SmallCNN
+>>> from course_utils.models.backbones import SmallCNN
 >>> model = SmallCNN().eval()
 >>> x, y = torch.rand(8, 1, 28, 28), torch.arange(8)
 >>> clean = robust_accuracy(model, x, y)
@@ -21,8 +21,8 @@ from functools import partial
 import torch
 import torch.nn as nn
 
+from ..data.transforms import to_float
 from .attacks import eval_mode, fgsm, pgd
-from .transforms import to_float
 
 Attack = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 ATTACK_NAMES = ("fgsm", "fgsm_rs", "pgd")
@@ -60,7 +60,7 @@ def adversarial_examples(model: nn.Module, images: torch.Tensor, labels: torch.T
 
     Returns float images in [0, 1] on that device (``images`` may be uint8).
 
-    >>> from course_utils.backbones import SmallCNN
+    >>> from course_utils.models.backbones import SmallCNN
     >>> x_adv = adversarial_examples(SmallCNN(), torch.rand(6, 1, 28, 28), torch.arange(6),
     ...                              make_attack("fgsm", eps=0.1), batch_size=4)
     >>> x_adv.shape
@@ -100,7 +100,7 @@ def robustness_curve(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
 
     ``attack_options`` go to :func:`make_attack` (``steps``, ``norm``, ...).
 
-    >>> from course_utils.backbones import SmallCNN
+    >>> from course_utils.models.backbones import SmallCNN
     >>> curve = robustness_curve(SmallCNN(), torch.rand(4, 1, 28, 28), torch.arange(4), [0, 0.1], "fgsm")
     >>> len(curve)
     2
@@ -117,8 +117,8 @@ class AdversarialBatches:
     :func:`~course_utils.training.fit` as the training loader is adversarial training;
     as the validation loader it gives robust validation accuracy.
 
-    >>> from course_utils.backbones import SmallCNN
-    >>> from course_utils.loaders import DeviceLoader
+    >>> from course_utils.models.backbones import SmallCNN
+    >>> from course_utils.data.loaders import DeviceLoader
     >>> model = SmallCNN()
     >>> loader = DeviceLoader(torch.zeros(8, 1, 28, 28, dtype=torch.uint8), torch.arange(8), batch_size=4)
     >>> batches = AdversarialBatches(loader, model, make_attack("fgsm_rs", eps=0.1))

@@ -29,7 +29,7 @@ class DeviceLoader:
         labels: ``(N,)`` or ``(N, T)`` targets.
         batch_size: examples per batch; the last batch may be smaller unless ``drop_last``.
         shuffle: a new ``randperm`` order each epoch, drawn from ``seed``.
-        augment: batch -> batch, random augmentation (give it to the training loader only; e.g. :class:`~course_utils.transforms.Augment`).
+        augment: batch -> batch, random augmentation (give it to the training loader only; e.g. :class:`~course_utils.data.transforms.Augment`).
         transform: batch -> batch, applied always, after ``augment`` (e.g. ImageNet preprocessing).
         device: where the data lives; defaults to the CPU.
     """
@@ -59,7 +59,7 @@ class DeviceLoader:
 
     @classmethod
     def from_data(cls, data: LabeledImages, **kwargs) -> DeviceLoader:
-        """Build from a :class:`~course_utils.datasets.LabeledImages`."""
+        """Build from a :class:`~course_utils.data.datasets.LabeledImages`."""
         return cls(data.images, data.labels, **kwargs)
 
     def __len__(self) -> int:

@@ -1,0 +1,10 @@
+"""Evaluation: accuracy, loss and predictions over a loader.
+
+- ``classification``: :func:`accuracy`, :func:`evaluate`, :func:`predict`
+
+``from course_utils.evaluation import evaluate`` keeps working: those names are re-exported.
+"""
+
+from .classification import accuracy, evaluate, predict
+
+__all__ = ["accuracy", "evaluate", "predict"]
