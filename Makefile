@@ -43,6 +43,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_fit_overhead
 	$(BIN)/python -m benchmarks.bench_loader
 	$(BIN)/python -m benchmarks.bench_cached_features
+	$(BIN)/python -m benchmarks.bench_channels_last
 
 # On a CUDA machine: GPU unit tests, lesson 00 under nbval, fit with and without bf16 + channels_last.
 # A machine with its own ready Python (no venv): make gpu-check GPU_PY=python3 GPU_DEPS=

@@ -51,3 +51,19 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    """A 4-D image batch in NHWC memory order (same values, same shape), on CPUs and CUDA.
+
+    oneDNN's depthwise and 1x1 convolutions run about twice as fast on CPUs in this
+    order, cuDNN's tensor cores need it; the model's layers then follow the input.
+    Other tensors (features, labels) pass through.
+
+    >>> x = torch.zeros(2, 3, 8, 8)
+    >>> channels_last(x).is_contiguous(memory_format=torch.channels_last), channels_last(x).shape
+    (True, torch.Size([2, 3, 8, 8]))
+    """
+    if x.ndim == 4 and x.device.type in ("cpu", "cuda"):
+        return x.contiguous(memory_format=torch.channels_last)
+    return x

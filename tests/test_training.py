@@ -144,3 +144,17 @@ def test_everything_frozen_is_reported(small_task):
     model = small_net().requires_grad_(False)
     with pytest.raises(ValueError, match="no trainable parameters"):
         fit(model, DeviceLoader.from_data(small_task[0], batch_size=50), epochs=1, progress=False)
+
+
+def test_channels_last_trains_the_same_and_leaves_the_usual_layout(small_task):
+    histories, models = {}, {}
+    for nhwc in (True, False):
+        seed_everything(0)
+        models[nhwc] = small_net()
+        train, val = loaders(small_task)
+        histories[nhwc] = fit(models[nhwc], train, val, epochs=2, lr=3e-3, progress=False,
+                              channels_last=nhwc)
+    assert histories[True].train_loss == pytest.approx(histories[False].train_loss, rel=0.01)  # float order only
+    weight = models[True].stages[0][0].weight
+    assert weight.is_contiguous()  # NCHW again after fit
+    assert weight.view(weight.shape[0], -1).shape == (8, 9)  # so .view() on weights keeps working

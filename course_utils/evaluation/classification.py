@@ -13,6 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..runtime import channels_last
+
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """Fraction of rows whose arg-max equals the label."""
@@ -37,7 +39,7 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable | None = None
     correct = torch.zeros((), device=device)
     count = 0
     for x, y in loader:
-        x, y = x.to(device), y.to(device)
+        x, y = channels_last(x.to(device)), y.to(device)
         logits = model(x).float()
         loss_sum += loss_fn(logits, y) * len(y)
         correct += (logits.argmax(1) == y).sum()
@@ -58,6 +60,6 @@ def predict(model: nn.Module, data: Iterable | torch.Tensor, batch_size: int = 2
         batches = (data[i:i + batch_size] for i in range(0, len(data), batch_size))
     else:
         batches = (batch[0] if isinstance(batch, (tuple, list)) else batch for batch in data)
-    outputs = [model(x.to(device)).float().cpu() for x in batches]
+    outputs = [model(channels_last(x.to(device))).float().cpu() for x in batches]
     model.train(was_training)
     return torch.cat(outputs)

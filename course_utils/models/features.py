@@ -21,6 +21,7 @@ import torch.nn as nn
 
 from ..data.transforms import to_float
 from ..paths import cache_dir
+from ..runtime import channels_last
 from .surgery import head_name
 
 
@@ -73,7 +74,7 @@ def extract_features(
             x = to_float(images[start:start + batch_size].to(device))
             if transform is not None:
                 x = transform(x)
-            chunks.append(model(x).float().cpu())
+            chunks.append(model(channels_last(x)).float().cpu())
     model.train(was_training)
     features = torch.cat(chunks)
     if path is not None:

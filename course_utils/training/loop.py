@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from ..evaluation.classification import evaluate
 from ..models.surgery import param_groups
-from ..runtime import autocast_dtype
+from ..runtime import autocast_dtype, channels_last
 from .checkpoints import save_checkpoint
 from .history import History
 
@@ -53,7 +53,7 @@ class FitConfig:
     patience: int | None = None       # epochs without improvement before stopping; None: never
     grad_clip: float | None = None    # max gradient norm
     amp: bool = True                  # autocast (bf16/fp16) on CUDA; no effect on CPU
-    channels_last: bool = True        # on CUDA
+    channels_last: bool = True        # NHWC while training, on CPUs and CUDA (2x faster Lite0 on a CPU)
     compile: bool = False             # torch.compile the model (CUDA, PyTorch 2)
     check_every: int = 10             # batches between non-finite loss checks (each check syncs)
     progress: bool = True             # tqdm bars (TQDM_DISABLE=1 silences them)
@@ -180,10 +180,10 @@ def fit(
     config = replace(config or FitConfig(), **overrides)
     device = torch.device(device) if device else next(model.parameters()).device
     model.to(device)
-    use_cuda = device.type == "cuda"
-    if use_cuda and config.channels_last:
-        model.to(memory_format=torch.channels_last)
     check_compatible(model, train_loader, device)
+    nhwc = config.channels_last and device.type in ("cpu", "cuda")
+    if nhwc:  # back to the usual layout at the end, so weight.view() keeps working afterwards
+        model.to(memory_format=torch.channels_last)
 
     loss_fn = loss_fn or (lambda out, y: F.cross_entropy(out, y, label_smoothing=config.label_smoothing))
     optimizer = make_optimizer(model, config)
@@ -215,8 +215,8 @@ def fit(
             batches = tqdm(train_loader, desc=f"epoch {epoch}", leave=False, **bar_options)
             for batch, (x, y) in enumerate(batches, start=1):
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                if use_cuda and config.channels_last and x.ndim == 4:
-                    x = x.contiguous(memory_format=torch.channels_last)
+                if nhwc:
+                    x = channels_last(x)
                 autocast = torch.autocast(device.type, amp_dtype) if amp_dtype else nullcontext()
                 with autocast:
                     out = step_model(x)
@@ -287,6 +287,8 @@ def fit(
         ) from None
     finally:
         epoch_bar.close()
+        if nhwc:
+            model.to(memory_format=torch.contiguous_format)
     model.load_state_dict(best_weights)
     for cb in callbacks:
         cb.after_fit(trainer)
