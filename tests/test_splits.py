@@ -35,3 +35,16 @@ def test_split_of_tiny_classes_keeps_a_training_example():
     train_idx, val_idx = stratified_split(torch.tensor([0, 0, 1, 1, 1]), val_fraction=0.9)
     assert sorted(torch.cat([train_idx, val_idx]).tolist()) == [0, 1, 2, 3, 4]
     assert set(torch.tensor([0, 0, 1, 1, 1])[train_idx].tolist()) == {0, 1}
+
+
+def test_stratified_subset_keeps_the_class_mix(fashion_train):
+    from course_utils.data.splits import stratified_subset
+
+    imbalanced = fashion_train.subset(torch.cat([torch.nonzero(fashion_train.labels == 0).view(-1)[:900],
+                                                 torch.nonzero(fashion_train.labels == 1).view(-1)[:100]]))
+    part = stratified_subset(imbalanced, 50, seed=3)
+    assert torch.bincount(part.labels).tolist() == [45, 5]
+    assert not torch.equal(part.images, stratified_subset(imbalanced, 50, seed=4).images)
+    assert len(stratified_subset(imbalanced, 1000)) == 1000
+    with pytest.raises(ValueError, match="n must be in 1..1000"):
+        stratified_subset(imbalanced, 0)

@@ -72,3 +72,21 @@ def test_device_loader_order_batches_and_errors():
     assert torch.equal(x, features)  # float features pass through untouched
     with pytest.raises(ValueError, match="10 images but 9 labels"):
         DeviceLoader(images, torch.arange(9))
+
+
+def test_balanced_sampling_evens_out_an_imbalanced_real_split():
+    from tests.conftest import medmnist_available
+
+    if not medmnist_available():
+        pytest.skip("MEDMNIST_DIR not set")
+    from course_utils import load_medmnist
+
+    train = load_medmnist("pneumoniamnist", "train")  # about 26% normal, 74% pneumonia
+    loader = DeviceLoader.from_data(train, batch_size=512, balanced=True, seed=0)
+    drawn = torch.cat([y for _, y in loader])
+    assert len(drawn) == len(train)
+    assert abs(drawn.float().mean().item() - 0.5) < 0.03  # each class about half
+    plain = torch.cat([y for _, y in DeviceLoader.from_data(train, batch_size=512, shuffle=True)])
+    assert abs(plain.float().mean().item() - train.labels.float().mean().item()) < 1e-6
+    with pytest.raises(ValueError, match="one class label per example"):
+        DeviceLoader(train.images[:4], torch.zeros(4, 2), balanced=True)

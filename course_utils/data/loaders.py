@@ -32,6 +32,8 @@ class DeviceLoader:
         augment: batch -> batch, random augmentation (give it to the training loader only; e.g. :class:`~course_utils.data.transforms.Augment`).
         transform: batch -> batch, applied always, after ``augment`` (e.g. ImageNet preprocessing).
         device: where the data lives; defaults to the CPU.
+        balanced: each epoch draws ``N`` examples with replacement, every class equally
+            likely (balanced sampling for imbalanced classes; implies shuffling).
     """
 
     def __init__(
@@ -45,6 +47,7 @@ class DeviceLoader:
         device: torch.device | str | None = None,
         drop_last: bool = False,
         seed: int = 0,
+        balanced: bool = False,
     ):
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels: they must match")
@@ -54,6 +57,10 @@ class DeviceLoader:
         self.images = images.to(self.device)
         self.labels = labels.to(self.device)
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        self.balanced = balanced
+        if balanced and self.labels.ndim != 1:
+            raise ValueError(f"balanced sampling needs one class label per example, got labels of "
+                             f"shape {tuple(self.labels.shape)}")
         self.augment, self.transform = augment, transform
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
 
@@ -72,7 +79,11 @@ class DeviceLoader:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.labels)
-        if self.shuffle:
+        if self.balanced:
+            counts = torch.bincount(self.labels.cpu())
+            weights = 1.0 / counts[self.labels.cpu()].double()  # each class weighs the same in total
+            order = torch.multinomial(weights, n, replacement=True, generator=self.generator).to(self.device)
+        elif self.shuffle:
             order = torch.randperm(n, generator=self.generator).to(self.device)
         else:
             order = torch.arange(n, device=self.device)

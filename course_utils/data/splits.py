@@ -54,6 +54,34 @@ def stratified_split(
     return torch.cat(train).sort().values, torch.cat(val).sort().values
 
 
+def stratified_subset(data: LabeledImages, n: int, seed: int = 0) -> LabeledImages:
+    """``n`` examples of ``data`` drawn at random with the class proportions kept (as near as
+    rounding allows; every class keeps at least one example).
+
+    >>> import torch
+    >>> data = LabeledImages(torch.zeros(100, 1, 2, 2, dtype=torch.uint8), (torch.arange(100) >= 75).long(), ["a", "b"])
+    >>> torch.bincount(stratified_subset(data, 20).labels).tolist()
+    [15, 5]
+    """
+    if not 0 < n <= len(data):
+        raise ValueError(f"n must be in 1..{len(data)}, got {n}")
+    if n == len(data):
+        return data
+    generator = torch.Generator().manual_seed(seed)
+    classes = torch.unique(data.labels)
+    if n < len(classes):
+        raise ValueError(f"n={n} is smaller than the number of classes ({len(classes)})")
+    counts = torch.bincount(data.labels)[classes].double()
+    quota = (counts / counts.sum() * n).floor().long().clamp(min=1)
+    for i in torch.argsort(counts / counts.sum() * n - quota, descending=True)[: n - int(quota.sum())]:
+        quota[i] += 1  # largest remainders first
+    chosen = []
+    for c, k in zip(classes.tolist(), quota.tolist()):
+        members = torch.nonzero(data.labels == c).view(-1)
+        chosen.append(members[torch.randperm(len(members), generator=generator)[:k]])
+    return data.subset(torch.cat(chosen).sort().values)
+
+
 def train_val_split(
     data: LabeledImages, val_fraction: float = 0.2, seed: int = 0
 ) -> tuple[LabeledImages, LabeledImages]:
