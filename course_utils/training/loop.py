@@ -123,10 +123,13 @@ def make_scheduler(optimizer, config: FitConfig, steps_per_epoch: int):
     raise ValueError(f"scheduler must be none, onecycle, cosine or step, got {config.scheduler!r}")
 
 
-def check_compatible(model: nn.Module, loader: Iterable, device: torch.device) -> None:
+def check_compatible(model: nn.Module, loader: Iterable, device: torch.device,
+                     check_labels: bool = True) -> None:
     """Fail before training if the images don't fit the model or the labels exceed the head.
 
-    Runs one small batch through the model in eval mode and compares shapes.
+    Runs one small batch through the model in eval mode and compares shapes. The label
+    check assumes one output per class; ``check_labels=False`` skips it (a custom loss,
+    such as an ordinal head with one output fewer than the grades, knows better).
     """
     x, y = next(iter(loader))
     x = x[:2].to(device)
@@ -142,7 +145,7 @@ def check_compatible(model: nn.Module, loader: Iterable, device: torch.device) -
     finally:
         model.train(was_training)
     all_labels = getattr(loader, "labels", y)
-    if out.ndim == 2 and not torch.is_floating_point(all_labels) and all_labels.ndim == 1:
+    if check_labels and out.ndim == 2 and not torch.is_floating_point(all_labels) and all_labels.ndim == 1:
         num_outputs, highest = out.shape[1], int(all_labels.max())
         if highest >= num_outputs or int(all_labels.min()) < 0:
             raise ValueError(
@@ -180,7 +183,7 @@ def fit(
     config = replace(config or FitConfig(), **overrides)
     device = torch.device(device) if device else next(model.parameters()).device
     model.to(device)
-    check_compatible(model, train_loader, device)
+    check_compatible(model, train_loader, device, check_labels=loss_fn is None)
     nhwc = config.channels_last and device.type in ("cpu", "cuda")
     if nhwc:  # back to the usual layout at the end, so weight.view() keeps working afterwards
         model.to(memory_format=torch.channels_last)
