@@ -16,6 +16,7 @@ best weights, however the run ended (finished, early stop, Ctrl-C, diverged).
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
@@ -58,6 +59,19 @@ class FitConfig:
     check_every: int = 10             # batches between non-finite loss checks (each check syncs)
     progress: bool = True             # tqdm bars (TQDM_DISABLE=1 silences them)
     checkpoint_path: str | None = None  # save the best weights here as they improve
+
+
+def bars_disabled(progress: bool = True) -> bool:
+    """True when progress bars should stay off: ``progress=False``, or ``TQDM_DISABLE`` set.
+
+    tqdm reads ``TQDM_DISABLE`` for its console bars, but the notebook bars of ``tqdm.auto``
+    do not, so the course reads it itself and passes ``disable`` explicitly.
+
+    >>> bars_disabled(progress=False)
+    True
+    """
+    flag = os.environ.get("TQDM_DISABLE", "").strip().lower()
+    return not progress or flag not in ("", "0", "false", "no")
 
 
 class Callback:
@@ -202,11 +216,11 @@ def fit(
     for cb in callbacks:
         cb.before_fit(trainer)
 
-    # Pass `disable` only to turn bars off: left unset, tqdm honours TQDM_DISABLE=1 (CI).
-    bar_options = {} if config.progress else {"disable": True}
-    epoch_bar = tqdm(range(1, config.epochs + 1), desc="epochs", **bar_options)
+    # One bar for the whole run: per-epoch bars left empty outputs behind in notebooks.
+    bar = tqdm(total=config.epochs * len(train_loader), desc="training", unit="batch",
+               disable=bars_disabled(config.progress))
     try:
-        for epoch in epoch_bar:
+        for epoch in range(1, config.epochs + 1):
             trainer.epoch, start = epoch, time.perf_counter()
             for cb in callbacks:
                 cb.before_epoch(trainer)
@@ -215,8 +229,7 @@ def fit(
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), device=device)
             seen = 0
-            batches = tqdm(train_loader, desc=f"epoch {epoch}", leave=False, **bar_options)
-            for batch, (x, y) in enumerate(batches, start=1):
+            for batch, (x, y) in enumerate(train_loader, start=1):
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 if nhwc:
                     x = channels_last(x)
@@ -238,6 +251,7 @@ def fit(
                     correct += (out.detach().argmax(1) == y).sum()
                 seen += len(y)
                 trainer.batch, trainer.loss = batch, loss.detach()
+                bar.update()
                 for cb in callbacks:
                     cb.after_batch(trainer)
                 if batch % config.check_every == 0 and not torch.isfinite(loss_sum):
@@ -253,7 +267,7 @@ def fit(
                 metrics |= {"val_loss": val["loss"], "val_acc": val["acc"]}
             history.record(epoch=epoch, lr=optimizer.param_groups[-1]["lr"],
                            time=time.perf_counter() - start, **metrics)
-            epoch_bar.set_postfix({k: round(v, 4) for k, v in metrics.items()})
+            bar.set_postfix({"epoch": epoch, **{k: round(v, 4) for k, v in metrics.items()}})
             score = _score(metrics, monitor)
             if score > best_score:
                 best_score, best_weights, epochs_without_improvement = score, _copy_weights(model), 0
@@ -289,7 +303,7 @@ def fit(
             "gradient clipping (grad_clip=1.0) or check the inputs for NaNs.", history
         ) from None
     finally:
-        epoch_bar.close()
+        bar.close()
         if nhwc:
             model.to(memory_format=torch.contiguous_format)
     model.load_state_dict(best_weights)
