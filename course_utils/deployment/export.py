@@ -14,6 +14,7 @@ with :func:`max_abs_difference`.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import logging
 import os
@@ -32,13 +33,22 @@ def _batch_dim() -> tuple[dict[int, torch.export.Dim]]:
     return ({0: torch.export.Dim("batch", min=1, max=MAX_BATCH)},)
 
 
+def _graph(predictor: Predictor) -> torch.nn.Module:
+    """The predictor's network with its weights in the standard (contiguous) memory order.
+
+    The predictor keeps channels-last weights for eager speed; a saved program with such
+    strided weights loads with warnings, and ONNX has no use for them.
+    """
+    return copy.deepcopy(predictor.network).to(memory_format=torch.contiguous_format).eval()
+
+
 def export_program(predictor: Predictor, path: str | Path, example: torch.Tensor) -> torch.export.ExportedProgram:
     """``torch.export`` the network (dynamic batch), save it to ``path`` (``.pt2``) and return it.
 
     ``example`` is a prepared batch ``(B, C, S, S)``, B >= 2 (a batch of one would be taken
     as a fixed size).
     """
-    program = torch.export.export(predictor.network.eval(), (example.float(),), dynamic_shapes=_batch_dim())
+    program = torch.export.export(_graph(predictor), (example.float(),), dynamic_shapes=_batch_dim())
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.export.save(program, path)
@@ -61,20 +71,26 @@ def export_onnx(predictor: Predictor, path: str | Path, example: torch.Tensor, o
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-        torch.onnx.export(predictor.network.eval(), (example.float(),), str(path), dynamo=True,
+        torch.onnx.export(_graph(predictor), (example.float(),), str(path), dynamo=True,
                           external_data=False, opset_version=opset, input_names=["images"],
                           output_names=["logits"], dynamic_shapes=_batch_dim(), verbose=False)
     return path
 
 
-def onnx_session(path: str | Path, threads: int | None = None):
-    """An ONNX Runtime CPU session for ``path``; ``threads`` defaults to the usable cores."""
+def onnx_session(path: str | Path, threads: int | None = None, spinning: bool = False):
+    """An ONNX Runtime CPU session for ``path``; ``threads`` defaults to the usable cores.
+
+    With ``spinning`` (ONNX Runtime's default) idle worker threads keep a core busy for a
+    while after each call, waiting for the next: slightly lower latency in a loop, but they
+    slow whatever else runs in the process (PyTorch, when the two are timed in turns).
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or torch.get_num_threads()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 

@@ -47,7 +47,9 @@ def describe(item: Any, index: int | None = None) -> str:
     where = "" if index is None else f" #{index}"
     if isinstance(item, Image.Image):
         return getattr(item, "filename", "") or f"PIL image{where}"
-    return f"{type(item).__name__}{where}"
+    kinds = {torch.Tensor: "tensor", np.ndarray: "array", bytes: "upload", bytearray: "upload"}
+    kind = next((name for cls, name in kinds.items() if isinstance(item, cls)), type(item).__name__)
+    return f"{kind}{where}"
 
 
 def decode(data: bytes | str | Path, name: str | None = None) -> torch.Tensor:
