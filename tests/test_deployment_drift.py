@@ -59,7 +59,7 @@ def test_flags_the_scanner_shift_and_stays_quiet_on_held_out_unshifted_data():
     predictor = trained_predictor()
     data = splits()
     val_features, val_probs = penultimate_features(predictor, data["val"].images)
-    shifted_features, shifted_probs = penultimate_features(predictor, scanner_shift(data["test"].images, seed=1))
+    shifted_features, shifted_probs = penultimate_features(predictor, scanner_shift(data["val"].images, seed=1))
     reference = (val_features, val_probs.max(1).values)
     trials, alpha = 40, 0.05
     null = alarm_rate(reference, None, window=100, trials=trials, alpha=alpha)
@@ -80,6 +80,8 @@ def test_detector_checks_its_arguments():
         DriftDetector(features, confidence, alpha=5)
     with pytest.raises(ValueError, match="needs 45 \\+ 10 images"):
         alarm_rate((features, confidence), None, window=10, reference_size=45)
+    with pytest.raises(ValueError, match="the same 50 images"):
+        alarm_rate((features, confidence), (features[:40], confidence[:40]))
     report = DriftDetector(features, confidence, components=4).test(features[:20] + 3, confidence[:20])
     assert report.alarms["mmd"] and report.mmd_p < 0.05
 

@@ -164,30 +164,31 @@ class DriftDetector:
 def alarm_rate(reference: tuple[torch.Tensor, torch.Tensor], windows: tuple[torch.Tensor, torch.Tensor] | None = None,
                window: int = 100, reference_size: int | None = None, trials: int = 50, alpha: float = 0.05,
                components: int = 10, permutations: int = 200, seed: int = 0) -> dict[str, float]:
-    """Fraction of ``trials`` that raise each alarm, each trial a fresh random draw.
+    """Fraction of ``trials`` that raise each alarm, each trial a fresh random split.
 
-    ``reference`` and ``windows`` are ``(features, top-class probabilities)`` pools. Each trial
-    draws ``reference_size`` reference images (default: all but ``window``), fits a
-    :class:`DriftDetector` on them and tests ``window`` images drawn from ``windows``. With
-    ``windows=None`` the window comes from the rest of the reference pool: unshifted, held-out
-    data, so the rate is the *false-alarm rate* (a valid test keeps it near ``alpha``). On
-    shifted data the rate is the *detection rate* (the power).
+    ``reference`` is ``(features, top-class probabilities)`` of held-out images; ``windows``
+    holds the *same images* (row ``i`` is image ``i``) after some change, e.g. as another
+    scanner shows them; ``None`` means unchanged. Each trial splits the images at random into
+    ``reference_size`` reference images (default: all but ``window``), on which a
+    :class:`DriftDetector` is fitted, and a window of ``window`` others, taken from ``windows``.
+    Unchanged, the rate is the *false-alarm rate* (a valid test keeps it near ``alpha``);
+    changed, it is the *detection rate* (the power), due to the change alone.
     """
     features, confidence = reference
+    changed_features, changed_confidence = windows if windows is not None else reference
+    if len(changed_features) != len(features):
+        raise ValueError(f"windows must hold the same {len(features)} images as the reference, "
+                         f"got {len(changed_features)}")
     size = reference_size or len(features) - window
-    if windows is None and size + window > len(features):
-        raise ValueError(f"a null trial needs {size} + {window} images, the pool has {len(features)}")
+    if size + window > len(features):
+        raise ValueError(f"a trial needs {size} + {window} images, the pool has {len(features)}")
     generator = torch.Generator().manual_seed(seed)
     counts = {"confidence": 0, "mmd": 0, "ks": 0}
     for trial in range(trials):
         order = torch.randperm(len(features), generator=generator)
-        mine = order[:size]
+        mine, index = order[:size], order[size:size + window]
         detector = DriftDetector(features[mine], confidence[mine], components, alpha, permutations)
-        if windows is None:
-            index, pool = order[size:size + window], reference
-        else:
-            index, pool = torch.randperm(len(windows[0]), generator=generator)[:window], windows
-        alarms = detector.test(pool[0][index], pool[1][index], seed=seed + trial).alarms
+        alarms = detector.test(changed_features[index], changed_confidence[index], seed=seed + trial).alarms
         for name, raised in alarms.items():
             counts[name] += int(raised)
     return {name: count / trials for name, count in counts.items()}
