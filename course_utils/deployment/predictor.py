@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import warnings
 from collections.abc import Sequence
@@ -265,6 +266,9 @@ class Predictor:
                              f"{str(error)[:500]}") from error
         save_checkpoint(path, self.model, config=self.metadata.get("training", {}),
                         predictor=self._fields())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(path, 0o666 & ~umask)  # readable like any new file (a service may run as another user)
         return path
 
     def _fields(self) -> dict:
