@@ -44,9 +44,16 @@ def test_two_gloo_processes_match_single_process_training(tmp_path):
     update = {k: single[k].double() - initial[k].double() for k in single if single[k].is_floating_point()}
     gap = {k: single[k].double() - ddp["state_dict"][k].double() for k in update}
     relative = (sum(g.pow(2).sum() for g in gap.values()) / sum(u.pow(2).sum() for u in update.values())).sqrt()
-    # measured: about 3e-5 (float sums in another order); a wrong shard or a missing all-reduce gives > 0.1
+    # measured: about 3e-5 (float sums in another order); a missing all-reduce gives about 0.8
     assert relative < 1e-3
     assert max_weight_difference(single, initial) > 1e-4  # the steps really trained
+
+    alone = build_model(seed=0)  # rank 0's share without the all-reduce: the check must see it
+    train_steps(alone, images, labels, STEPS, GLOBAL_BATCH, rank=0, world_size=2)
+    alone_state = alone.state_dict()
+    alone_gap = (sum((single[k].double() - alone_state[k].double()).pow(2).sum() for k in update)
+                 / sum(u.pow(2).sum() for u in update.values())).sqrt()
+    assert alone_gap > 0.1
 
 
 def test_torchrun_failures_show_the_output(tmp_path):

@@ -65,7 +65,9 @@ def train_steps(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, st
     """``steps`` AdamW steps; each process trains on its share of every global batch.
 
     The global batches are drawn from ``seed`` identically in every process. Returns the
-    loss of each step over the whole global batch (averaged across processes).
+    loss of each step over the whole global batch (averaged across processes). Called with
+    ``world_size > 1`` outside a process group, it shows what one process would learn alone
+    from its share, with no all-reduce.
     """
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
     order = torch.Generator().manual_seed(seed)
@@ -79,7 +81,7 @@ def train_steps(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, st
         loss.backward()  # under DDP: gradients all-reduced (averaged) here
         optimizer.step()
         reported = loss.detach().clone()
-        if world_size > 1:
+        if world_size > 1 and torch.distributed.is_initialized():
             torch.distributed.all_reduce(reported)
             reported /= world_size
         losses.append(reported.item())
