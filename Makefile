@@ -68,3 +68,10 @@ strip:
 
 clean:
 	rm -rf $(VENV) data/cache .pytest_cache
+
+# Lesson 08's web service on a predictor artefact (default: lesson 07's), http://127.0.0.1:8000
+ARTEFACT ?= data/artefacts/pneumoniamnist-v1.0.0.pt
+PORT ?= 8000
+.PHONY: serve
+serve: $(STAMP)
+	$(BIN)/python -m course_utils.deployment.service --artefact $(ARTEFACT) --port $(PORT)
