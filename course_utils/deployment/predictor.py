@@ -34,7 +34,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from ..data.transforms import imagenet_preprocess
+from ..data.transforms import ImageNetInput
 from ..models.backbones import load_backbone
 from ..models.surgery import head_name, replace_head
 from ..paths import data_dir
@@ -55,21 +55,6 @@ def artefact_path(name: str, version: str) -> Path:
     folder = data_dir() / "artefacts"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{name}-v{version}.pt"
-
-
-class InputLayer(nn.Module):
-    """The preprocessing as the network's first layer: ``(B, C, S, S)`` in [0, 1] -> ImageNet input.
-
-    Inside the graph, it is exported with the network, so ONNX Runtime and ``torch.export``
-    users cannot forget it or get it subtly wrong.
-    """
-
-    def __init__(self, input_size: int):
-        super().__init__()
-        self.input_size = input_size
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return imagenet_preprocess(x, self.input_size)  # (B, 3, input_size, input_size)
 
 
 def build_network(architecture: dict) -> nn.Module:
@@ -170,7 +155,7 @@ class Predictor:
         # the order fit trains in, is as fast or slightly faster for inference here
         # (1.03x at batch 1, 1.06x at batch 64: benchmarks/bench_deployment.py).
         self.model = copy.deepcopy(model).cpu().eval().to(memory_format=torch.channels_last)
-        self.network = nn.Sequential(InputLayer(int(self.preprocessing["input_size"])), self.model).eval()
+        self.network = nn.Sequential(ImageNetInput(int(self.preprocessing["input_size"])), self.model).eval()
         self._runtime = None  # None: eager PyTorch; else a callable on (B, C, S, S) float arrays
 
     # ------------------------------------------------------------ reading inputs
