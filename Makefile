@@ -14,7 +14,7 @@ export MEDMNIST_DIR ?= $(if $(wildcard $(MEDMNIST_MIRROR)/*.npz),$(MEDMNIST_MIRR
 export TQDM_DISABLE ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: lab test lint unit notebooks kit benchmarks gpu-check clean strip
+.PHONY: lab demo test lint unit notebooks kit benchmarks gpu-check clean strip
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,15 @@ $(STAMP): pyproject.toml constraints.txt
 kit: $(STAMP)
 	$(BIN)/python -m course_utils.data.kit --prepare
 
+# JupyterLab on the notebooks (with --allow-root when run as root, as in many containers)
 lab: $(STAMP) kit
-	TQDM_DISABLE= MPLBACKEND= $(BIN)/jupyter lab notebooks/
+	$(BIN)/python -m course_utils.classroom lab
+
+# A classroom demo: one lesson's widgets as a page without code (Voila), e.g. make demo LESSON=04
+# (fast mode, so the page is ready sooner; add DEMO_OPTIONS=--full for the learner's version)
+LESSON ?= 04
+demo: $(STAMP) kit
+	$(BIN)/python -m course_utils.classroom demo $(LESSON) $(DEMO_OPTIONS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check course_utils tests benchmarks notebooks
