@@ -87,4 +87,4 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, max_iter: int = 
         return loss
 
     optimizer.step(closure)
-    return float(log_t.exp())
+    return float(log_t.detach().exp())
