@@ -35,8 +35,17 @@ def test_checkpoint_errors_name_the_file(tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(RuntimeError, match="junk.pt is not a readable checkpoint"):
+    with pytest.raises(RuntimeError, match="junk.pt is not a PyTorch checkpoint"):
         load_checkpoint(junk)
+    pickled = tmp_path / "pickled.pt"
+    torch.save({"model": SmallCNN(widths=(4, 8))}, pickled)  # a whole module: code, not just weights
+    with pytest.raises(RuntimeError, match="pickled.pt holds Python objects") as caught:
+        load_checkpoint(pickled)
+    assert "weights_only=False" not in str(caught.value).replace("do not load a file of unknown origin "
+                                                                 "with weights_only=False", "")
+    torch.save([torch.zeros(2)], tmp_path / "list.pt")
+    with pytest.raises(ValueError, match="list.pt holds list, not a course checkpoint"):
+        load_checkpoint(tmp_path / "list.pt")
     save_checkpoint(tmp_path / "small.pt", SmallCNN(widths=(4, 8)))
     with pytest.raises(RuntimeError, match="small.pt does not fit SmallCNN"):
         load_checkpoint(tmp_path / "small.pt", SmallCNN(widths=(4, 16)))

@@ -61,6 +61,6 @@ def test_bad_uploads_get_clear_4xx_errors(service):
 
 def test_a_server_that_cannot_start_reports_why(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"junk")
-    with pytest.raises(RuntimeError, match="junk.pt is not a readable checkpoint"):
+    with pytest.raises(RuntimeError, match="junk.pt is not a PyTorch checkpoint"):
         with serve_in_background(tmp_path / "junk.pt", timeout=120):
             pass

@@ -125,6 +125,9 @@ def test_shape_and_label_mismatches_fail_before_training(small_task):
     five_way = SmallCNN(num_classes=5)
     with pytest.raises(ValueError, match="labels range over 0..9 but the head of SmallCNN has 5 outputs"):
         fit(five_way, DeviceLoader.from_data(train, batch_size=50), epochs=1, progress=False)
+    float_labels = DeviceLoader(train.images, train.labels.float(), batch_size=50)
+    with pytest.raises(ValueError, match=r"labels are torch.float32 numbers.*labels.long\(\)"):
+        fit(small_net(), float_labels, epochs=1, progress=False)
 
 
 @pytest.mark.parametrize("scheduler", ["onecycle", "cosine", "step"])

@@ -57,7 +57,13 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None,
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:
-        raise RuntimeError(f"{path} is not a readable checkpoint: {error}") from error
+        # PyTorch's own message suggests retrying with weights_only=False, which runs any code
+        # the file holds: never good advice for a file of unknown origin, so it is not passed on.
+        raise RuntimeError(_unreadable(path, error)) from None
+    if not isinstance(state, dict) or "model" not in state:
+        kind = f"a dict with keys {sorted(state)[:8]}" if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"{path} holds {kind}, not a course checkpoint (a dict with a 'model' "
+                         "state dict, as save_checkpoint writes)")
     if model is not None:
         try:
             model.load_state_dict(state["model"])
@@ -66,3 +72,15 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None,
     if optimizer is not None and state.get("optimizer") is not None:
         optimizer.load_state_dict(state["optimizer"])
     return state
+
+
+def _unreadable(path: Path, error: Exception) -> str:
+    """Why ``path`` could not be read safely, in words that do not suggest an unsafe load."""
+    if "Unsupported global" in str(error):  # a real checkpoint that pickles classes or functions
+        return (f"{path} holds Python objects other than tensors, numbers and containers, so it "
+                "was not loaded: a safe load (weights_only=True) refuses to run the code such a "
+                "file can carry. If you made it yourself, re-save the state dict with "
+                "save_checkpoint; do not load a file of unknown origin with weights_only=False.")
+    size = path.stat().st_size
+    return (f"{path} is not a PyTorch checkpoint ({size} bytes, starting with "
+            f"{path.read_bytes()[:8]!r}): it may be truncated, or another kind of file")

@@ -159,6 +159,12 @@ def check_compatible(model: nn.Module, loader: Iterable, device: torch.device,
     finally:
         model.train(was_training)
     all_labels = getattr(loader, "labels", y)
+    if check_labels and out.ndim == 2 and torch.is_floating_point(all_labels) and all_labels.ndim == 1:
+        raise ValueError(
+            f"labels are {all_labels.dtype} numbers, but cross-entropy over the {out.shape[1]} "
+            f"outputs of {type(model).__name__} needs class indices (torch.long): convert them "
+            "with labels.long(); for regression or soft targets pass your own loss_fn"
+        )
     if check_labels and out.ndim == 2 and not torch.is_floating_point(all_labels) and all_labels.ndim == 1:
         num_outputs, highest = out.shape[1], int(all_labels.max())
         if highest >= num_outputs or int(all_labels.min()) < 0:
