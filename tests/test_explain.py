@@ -270,3 +270,14 @@ def test_split_relu6_keeps_outputs_and_enables_guided_backprop(pixel_lite0, phot
     guided = GuidedBackprop(split).attribute(x, target=target)
     assert rank_correlation(guided.abs(), plain.abs()).item() < 0.9
     assert hooks_left(split) == 0 and hooks_left(pixel_lite0) == 0
+
+
+def test_gradcam_restores_every_module_mode():
+    """A model training with one stage held in eval mode (as a frozen block would be) keeps
+    each module's own mode after Grad-CAM, not one flag copied to every module."""
+    model = SmallCNN().train()
+    stages(model)[0].eval()
+    before = {name: m.training for name, m in model.named_modules()}
+    assert not all(before.values()) and any(before.values())  # mixed modes to begin with
+    GradCAM(model, stages(model)[-1]).attribute(torch.rand(2, 1, 28, 28))
+    assert {name: m.training for name, m in model.named_modules()} == before

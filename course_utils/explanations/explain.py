@@ -35,6 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data.transforms import to_float
+from ..models.surgery import eval_mode
 
 Target = int | Sequence[int] | torch.Tensor | None
 Explanation = TypeVar("Explanation")
@@ -135,9 +136,7 @@ class GradCAM:
     def attribute(self, images: torch.Tensor, target: Target = None, upsample: bool = True,
                   relu: bool = True) -> torch.Tensor:
         """Maps ``(B, 1, H, W)`` for ``target`` (``None``: the predicted class) of ``images`` (B, C, H, W)."""
-        was_training = self.model.training
-        self.model.eval()
-        try:
+        with eval_mode(self.model):  # and each module's own mode restored afterwards
             x = to_float(images).detach().requires_grad_(True)  # works even if every weight is frozen
             with record(self.layer) as rec:
                 logits = self.model(x)  # (B, classes)
@@ -149,8 +148,6 @@ class GradCAM:
             (gradients,) = torch.autograd.grad(score, activations)
             maps = (self.weights(activations, gradients) * activations).sum(1, keepdim=True)
             maps = maps.detach()
-        finally:
-            self.model.train(was_training)
         if relu:
             maps = maps.clamp(min=0)  # only evidence *for* the class
         return upsample_maps(maps, tuple(images.shape[-2:])) if upsample else maps

@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 
 from ..data.transforms import to_float
-from ..models.surgery import stages
+from ..models.surgery import eval_mode, stages
 
 
 def _output_module(stage: nn.Module) -> nn.Module:
@@ -70,13 +70,8 @@ def stage_feature_maps(model: nn.Module, x: torch.Tensor,
 
     ``x`` must already be what the model expects (e.g. ImageNet-normalised).
     """
-    was_training = model.training
-    model.eval()
-    try:
-        with stage_outputs(model, indices) as outputs:
-            model(x)
-    finally:
-        model.train(was_training)
+    with eval_mode(model), stage_outputs(model, indices) as outputs:
+        model(x)
     return [outputs[i].detach() for i in sorted(outputs)]
 
 

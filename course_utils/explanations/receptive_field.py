@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 
+from ..models.surgery import eval_mode
 from .inspection import stage_outputs
 
 
@@ -78,19 +79,14 @@ def measured_receptive_field(model: nn.Module, stage: int, size: int = 224,
     >>> measured_receptive_field(SmallCNN(), stage=0, size=28, in_channels=1)
     6
     """
-    was_training = model.training
-    model.eval()
     generator = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
     x = torch.randn(1, in_channels, size, size, generator=generator).to(device).requires_grad_(True)
-    try:
-        with torch.enable_grad(), stage_outputs(model, [stage]) as outputs:
-            model(x)
-            out = outputs[stage]
-            height, width = out.shape[-2:]
-            centre = out[0, :, height // 2, width // 2].sum()
-            (grad,) = torch.autograd.grad(centre, x)  # leaves the weights' .grad alone
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.enable_grad(), stage_outputs(model, [stage]) as outputs:
+        model(x)
+        out = outputs[stage]
+        height, width = out.shape[-2:]
+        centre = out[0, :, height // 2, width // 2].sum()
+        (grad,) = torch.autograd.grad(centre, x)  # leaves the weights' .grad alone
     seen_rows = torch.nonzero(grad.abs().sum(dim=(0, 1, 3))).flatten()
     return int(seen_rows.max() - seen_rows.min() + 1) if len(seen_rows) else 0

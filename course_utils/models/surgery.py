@@ -11,6 +11,9 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch.nn as nn
 
 HEAD_NAMES = ("classifier", "fc", "head")
@@ -140,3 +143,26 @@ def param_groups(model: nn.Module, backbone_lr: float, head_lr: float,
          "weight_decay": weight_decay if decays else 0.0}
         for (is_head, decays), params in sorted(groups.items())
     ]
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put every submodule in eval mode inside the block; restore each one's mode after.
+
+    Attacks run in eval mode so BatchNorm uses its running statistics (and does not
+    update them) and dropout is off.
+
+    >>> net = nn.Sequential(nn.Linear(2, 2), nn.Dropout()).train()
+    >>> with eval_mode(net):
+    ...     net.training
+    False
+    >>> net.training
+    True
+    """
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, training in modes:
+            module.training = training

@@ -17,39 +17,14 @@ train/eval modes and its parameters' gradients are left as they were found.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data.transforms import to_float
+from ..models.surgery import eval_mode
 
 NORMS = ("linf", "l2")
-
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put every submodule in eval mode inside the block; restore each one's mode after.
-
-    Attacks run in eval mode so BatchNorm uses its running statistics (and does not
-    update them) and dropout is off.
-
-    >>> net = nn.Sequential(nn.Linear(2, 2), nn.Dropout()).train()
-    >>> with eval_mode(net):
-    ...     net.training
-    False
-    >>> net.training
-    True
-    """
-    modes = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for module, training in modes:
-            module.training = training
 
 
 def input_gradient(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
