@@ -102,6 +102,10 @@ class GradientConflictLoss:
         if not torch.is_grad_enabled():
             return total
         self.step += 1
+        return self.training_loss(terms, total)
+
+    def training_loss(self, terms: Mapping[str, torch.Tensor], total: torch.Tensor) -> torch.Tensor:
+        """What a training step differentiates; here the plain total, measured every ``every`` steps."""
         if self.every and self.step % self.every == 0:
             self.record(task_gradients(terms, self.shared))
         return total
@@ -131,20 +135,15 @@ class PCGradLoss(GradientConflictLoss):
         self.others = [p for p in params if p.requires_grad and id(p) not in shared_ids]
         self.generator = torch.Generator().manual_seed(seed)
 
-    def __call__(self, outputs: Mapping[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
-        terms = self.loss.terms(outputs, labels)
-        total = sum(terms.values())
-        if not torch.is_grad_enabled():
-            return total
-        self.step += 1
+    def training_loss(self, terms: Mapping[str, torch.Tensor], total: torch.Tensor) -> torch.Tensor:
         params = self.shared + self.others
         grads = task_gradients(terms, params, retain_graph=True)
         n_shared = sum(p.numel() for p in self.shared)
+        on_shared = {task: g[:n_shared] for task, g in grads.items()}
         if self.every and self.step % self.every == 0:
-            self.record({task: g[:n_shared] for task, g in grads.items()})
-        shared = pcgrad({task: g[:n_shared] for task, g in grads.items()}, self.generator)
-        rest = sum(g[n_shared:] for g in grads.values())
-        flat = torch.cat([shared, rest]).detach()
+            self.record(on_shared)
+        heads = sum(g[n_shared:] for g in grads.values())  # each head: its own task's gradient
+        flat = torch.cat([pcgrad(on_shared, self.generator), heads]).detach()
         stand_in = sum((p * g.view_as(p)).sum() for p, g in zip(params, _split(flat, params)))
         return total.detach() + stand_in - stand_in.detach()
 
