@@ -45,18 +45,33 @@ benchmarks: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_cached_features
 	$(BIN)/python -m benchmarks.bench_channels_last
 
-# On a CUDA machine: GPU unit tests, lesson 00 under nbval, fit with and without bf16 + channels_last.
+# On a CUDA machine, everything the course runs there: the GPU unit tests, the GPU benchmarks
+# (bf16 + channels_last fit, the Fashion-MNIST speedrun to 93%, Lite0 throughput as a share of
+# the card's bf16 peak), then every notebook under nbval in fast and in full mode with each
+# notebook's time. A failing step does not stop the later ones; the target fails at the end.
 # A machine with its own ready Python (no venv): make gpu-check GPU_PY=python3 GPU_DEPS=
 GPU_PY ?= $(BIN)/python
 GPU_DEPS ?= $(STAMP)
 gpu-check: $(GPU_DEPS)
 	$(GPU_PY) -c "import torch; assert torch.cuda.is_available(), 'gpu-check needs a CUDA GPU'; print(torch.cuda.get_device_name(0))"
-	$(GPU_PY) -m pytest -q -m gpu tests
-	$(GPU_PY) -m pytest -q --nbval --nbval-current-env notebooks/00_setup_and_tour.ipynb
-	$(GPU_PY) -m benchmarks.bench_gpu
+	failed=; \
+	$(GPU_PY) -m pytest -q -m gpu tests || failed="$$failed gpu-tests"; \
+	$(GPU_PY) -m benchmarks.bench_gpu || failed="$$failed bench_gpu"; \
+	$(GPU_PY) -m benchmarks.bench_fashion_speedrun --compile --epochs 6,8,10,12 --seeds 3 \
+		|| failed="$$failed bench_fashion_speedrun"; \
+	$(GPU_PY) -m benchmarks.bench_lite0_throughput || failed="$$failed bench_lite0_throughput"; \
+	$(GPU_PY) -m benchmarks.run_notebooks --mode both || failed="$$failed notebooks"; \
+	test -z "$$failed" || { echo "gpu-check failed:$$failed"; exit 1; }
 
 strip:
 	$(BIN)/nbstripout notebooks/*.ipynb
 
 clean:
 	rm -rf $(VENV) data/cache .pytest_cache
+
+# Lesson 08's web service on a predictor artefact (default: lesson 07's), http://127.0.0.1:8000
+ARTEFACT ?= data/artefacts/pneumoniamnist-v1.0.0.pt
+PORT ?= 8000
+.PHONY: serve
+serve: $(STAMP)
+	$(BIN)/python -m course_utils.deployment.service --artefact $(ARTEFACT) --port $(PORT)

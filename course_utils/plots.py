@@ -132,3 +132,56 @@ def plot_confusion_matrix(labels: torch.Tensor, predictions: torch.Tensor, class
                     color="white" if value > matrix.max().item() / 2 else "black")
     fig.tight_layout()
     return fig
+
+
+def plot_roc_pr(labels, scores_by_name: dict, title: str = "") -> plt.Figure:
+    """ROC and precision-recall curves of binary ``scores`` ``(N,)`` for each named model.
+
+    The legend gives each curve's AUC and average precision; the PR panel marks the
+    positive rate (a classifier that guesses sits on that line).
+    """
+    from sklearn.metrics import (
+        average_precision_score,
+        precision_recall_curve,
+        roc_auc_score,
+        roc_curve,
+    )
+
+    labels = np.asarray(labels)
+    fig, (ax_roc, ax_pr) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, scores in scores_by_name.items():
+        scores = np.asarray(scores)
+        fpr, tpr, _ = roc_curve(labels, scores)
+        precision, recall, _ = precision_recall_curve(labels, scores)
+        ax_roc.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(labels, scores):.3f})")
+        ax_pr.plot(recall, precision, label=f"{name} (AP {average_precision_score(labels, scores):.3f})")
+    ax_roc.plot([0, 1], [0, 1], ":", color="gray")
+    ax_pr.axhline(labels.mean(), linestyle=":", color="gray")
+    ax_roc.set(xlabel="1 - specificity (false-positive rate)", ylabel="sensitivity", title="ROC")
+    ax_pr.set(xlabel="sensitivity (recall)", ylabel="PPV (precision)", title="precision-recall")
+    for ax in (ax_roc, ax_pr):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right" if ax is ax_roc else "lower left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_reliability(bins_by_name: dict, title: str = "") -> plt.Figure:
+    """Reliability diagrams: accuracy against mean confidence per bin, one panel per name.
+
+    ``bins_by_name`` maps a name to :func:`~course_utils.evaluation.calibration.reliability_bins`'
+    output; bars show each bin's accuracy, the diagonal is perfect calibration.
+    """
+    fig, axes = plt.subplots(1, len(bins_by_name), figsize=(3.6 * len(bins_by_name), 3.6), squeeze=False)
+    for ax, (name, bins) in zip(axes.flat, bins_by_name.items()):
+        edges = bins["edges"]
+        centres, width = (edges[:-1] + edges[1:]) / 2, edges[1] - edges[0]
+        filled = bins["count"] > 0
+        ax.bar(centres[filled], bins["accuracy"][filled], width=width * 0.9, alpha=0.7, label="accuracy")
+        ax.plot(bins["confidence"][filled], bins["accuracy"][filled], "o", color="black", markersize=3)
+        ax.plot([0, 1], [0, 1], ":", color="gray")
+        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy", title=name)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

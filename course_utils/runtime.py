@@ -14,13 +14,18 @@ import torch
 
 
 def configure_threads() -> int:
-    """Use one compute thread per available core (never more), and say how many.
+    """Use one compute thread per available core, or ``COURSE_THREADS`` if set; say how many.
 
-    Oversubscribing a 2-core laptop (compute threads plus loader workers) makes
-    training slower, not faster.
+    Oversubscribing a 2-core laptop (compute threads plus loader workers, or another busy
+    program) makes training slower, not faster: the threads wait for each other at every
+    operation. On a machine that is busy with something else, ``COURSE_THREADS=1`` can be
+    several times faster.
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    threads = max(1, cores)
+    requested = os.environ.get("COURSE_THREADS", "").strip()
+    if requested and not (requested.isdigit() and int(requested) > 0):
+        raise ValueError(f"COURSE_THREADS must be a positive whole number, got {requested!r}")
+    threads = int(requested) if requested else max(1, cores)
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads

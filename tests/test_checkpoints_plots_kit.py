@@ -63,3 +63,18 @@ def test_kit_report_lists_versions_and_items():
     rows = {row["item"]: row for row in kit_report()}
     assert rows["Fashion-MNIST"]["ok"] and rows["EfficientNet-Lite0 ImageNet weights"]["ok"]
     assert all(row["how"] for row in rows.values() if not row["ok"])
+
+
+def test_roc_pr_and_reliability_plots_on_real_labels(fashion_test):
+    from course_utils.evaluation.calibration import reliability_bins
+    from course_utils.plots import plot_reliability, plot_roc_pr
+
+    labels = (fashion_test.labels[:500] == 9).long()  # ankle boots against the rest
+    brightness = fashion_test.images[:500].float().mean(dim=(1, 2, 3)) / 255
+    fig = plot_roc_pr(labels, {"brightness": brightness, "random": torch.rand(500)})
+    roc, pr = fig.axes
+    assert len(roc.get_lines()) == 3 and "AUC" in roc.get_legend().get_texts()[0].get_text()
+    assert len(pr.get_lines()) == 3  # two curves and the positive rate
+    probs = torch.stack([1 - brightness, brightness], 1)
+    fig = plot_reliability({"a": reliability_bins(probs, labels), "b": reliability_bins(probs, 1 - labels)})
+    assert len(fig.axes) == 2 and len(fig.axes[0].patches) > 0

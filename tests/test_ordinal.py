@@ -47,3 +47,23 @@ def test_mae_and_bad_grades():
         ordinal_targets(torch.tensor([0.0, 1.0]), 5)
     with pytest.raises(ValueError, match="differ in shape"):
         mean_absolute_error(torch.zeros(3), torch.zeros(4))
+
+
+def test_fit_trains_an_ordinal_head_on_real_retina_images():
+    from tests.conftest import medmnist_available
+
+    if not medmnist_available():
+        pytest.skip("MEDMNIST_DIR not set")
+    from course_utils import DeviceLoader, fit, load_medmnist, seed_everything
+
+    train, test = load_medmnist("retinamnist", "train"), load_medmnist("retinamnist", "test")
+    seed_everything(0)
+    head = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 28 * 28, 4))  # 5 grades, 4 boundaries
+    with pytest.raises(ValueError, match="labels range over 0..4 but the head"):
+        fit(head, DeviceLoader.from_data(train, batch_size=64), epochs=1, progress=False)  # cross-entropy: wrong
+    fit(head, DeviceLoader.from_data(train, batch_size=64, shuffle=True), epochs=5, lr=1e-3,
+        loss_fn=ordinal_loss, progress=False)  # the custom loss says how outputs and labels relate
+    with torch.no_grad():
+        grades = ordinal_to_grade(head(test.images.float() / 255))
+    mode = torch.full_like(test.labels, int(torch.bincount(train.labels).argmax()))
+    assert mean_absolute_error(grades, test.labels) < mean_absolute_error(mode, test.labels)

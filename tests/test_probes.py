@@ -58,3 +58,24 @@ def test_embed_2d_separates_two_clusters():
         assert near_a[:40].all() and not near_a[40:].any()
     with pytest.raises(ValueError):
         embed_2d(x, "umap")
+
+
+def test_probe_is_chosen_on_validation_and_folds_into_a_linear_head(fashion_train, pixels):
+    from course_utils.explanations.probes import probe_as_linear, select_linear_probe
+
+    train_x, train_y, test_x, test_y = pixels
+    val = fashion_train.subset(few_shot_indices(fashion_train.labels, 10, seed=7))
+    val_x, val_y = val.images.flatten(1).float(), val.labels
+    probe, C, scores = select_linear_probe(train_x, train_y, val_x, val_y, Cs=(0.001, 0.1, 10.0))
+    assert C == max(scores, key=scores.get) and set(scores) == {0.001, 0.1, 10.0}
+    head = probe_as_linear(probe)
+    probs = torch.softmax(head(test_x), dim=1)
+    assert torch.allclose(probs, torch.tensor(probe.predict_proba(test_x.numpy()), dtype=torch.float32), atol=1e-4)
+    binary = (train_y == 0).long()  # T-shirt against the rest: the two-logit form of a binary probe
+    probe2, _, _ = select_linear_probe(train_x, binary, val_x, (val_y == 0).long(), score="auc")
+    head2 = probe_as_linear(probe2)
+    assert head2.out_features == 2
+    assert torch.allclose(torch.softmax(head2(test_x), 1)[:, 1],
+                          torch.tensor(probe2.predict_proba(test_x.numpy())[:, 1], dtype=torch.float32), atol=1e-4)
+    with pytest.raises(ValueError, match="score must be"):
+        select_linear_probe(train_x, train_y, val_x, val_y, score="f1")

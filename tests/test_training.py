@@ -158,3 +158,17 @@ def test_channels_last_trains_the_same_and_leaves_the_usual_layout(small_task):
     weight = models[True].stages[0][0].weight
     assert weight.is_contiguous()  # NCHW again after fit
     assert weight.view(weight.shape[0], -1).shape == (8, 9)  # so .view() on weights keeps working
+
+
+def test_course_threads_overrides_the_core_count(monkeypatch):
+    from course_utils.runtime import configure_threads
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("COURSE_THREADS", "1")
+        assert configure_threads() == 1 and torch.get_num_threads() == 1
+        monkeypatch.setenv("COURSE_THREADS", "two")
+        with pytest.raises(ValueError, match="COURSE_THREADS must be a positive whole number, got 'two'"):
+            configure_threads()
+    finally:
+        torch.set_num_threads(before)

@@ -78,13 +78,18 @@ def imagenet_preprocess(x: torch.Tensor, size: int | None = 64) -> torch.Tensor:
     return (x - mean) / std
 
 
-class ImageNetInput:
-    """Callable form of :func:`imagenet_preprocess` with a fixed ``size``, for loaders."""
+class ImageNetInput(nn.Module):
+    """:func:`imagenet_preprocess` with a fixed ``size``: a loader transform, or a model's first layer.
+
+    As a layer (``nn.Sequential(ImageNetInput(40), model)``) the model takes [0, 1] images
+    at their own size, so Grad-CAM maps and attacks live in the data's pixel space.
+    """
 
     def __init__(self, size: int = 64):
+        super().__init__()
         self.size = size
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return imagenet_preprocess(x, self.size)
 
     def __repr__(self) -> str:

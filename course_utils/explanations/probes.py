@@ -73,6 +73,62 @@ def probe_stages(train_features: Sequence[torch.Tensor], train_y: torch.Tensor,
     }
 
 
+def select_linear_probe(train_x, train_y, val_x, val_y, Cs=(0.01, 0.1, 1.0),
+                        score: str = "accuracy", max_iter: int = 1000):
+    """Fit a standardised logistic regression for each ``C`` in ``Cs``; keep the best on validation.
+
+    ``score`` is ``"accuracy"`` or ``"auc"`` (binary: the positive class's probability;
+    multi-class: one-versus-rest mean). Returns ``(probe, C, scores)``, ``scores`` mapping each
+    ``C`` to its validation score. The test set plays no part in the choice.
+
+    >>> x = torch.tensor([[0.0], [0.2], [1.0], [1.2]]); y = torch.tensor([0, 0, 1, 1])
+    >>> probe, C, scores = select_linear_probe(x, y, x, y, Cs=(0.1, 1.0))
+    >>> probe.predict(_numpy(x)).tolist(), sorted(scores)
+    ([0, 0, 1, 1], [0.1, 1.0])
+    """
+    from ..evaluation.clinical import roc_auc
+
+    if score not in ("accuracy", "auc"):
+        raise ValueError(f"score must be 'accuracy' or 'auc', got {score!r}")
+    best, scores = None, {}
+    with threadpool_limits(1):
+        for C in Cs:
+            probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
+            probe.fit(_numpy(train_x), _numpy(train_y))
+            if score == "auc":
+                scores[C] = roc_auc(_numpy(val_y), probe.predict_proba(_numpy(val_x)))
+            else:
+                scores[C] = float(probe.score(_numpy(val_x), _numpy(val_y)))
+            if best is None or scores[C] > scores[best[1]]:
+                best = (probe, C)
+    return best[0], best[1], scores
+
+
+def probe_as_linear(probe) -> torch.nn.Linear:
+    """The fitted scaler + logistic regression folded into one ``nn.Linear`` on raw features.
+
+    Its logits give the probe's probabilities through softmax (binary: two logits
+    ``[0, z]``), so the probe can sit on the frozen backbone as an ordinary head, for
+    Grad-CAM or for deployment.
+
+    >>> x = torch.randn(40, 3); y = (x[:, 0] > 0).long()
+    >>> probe, _, _ = select_linear_probe(x, y, x, y)
+    >>> head = probe_as_linear(probe)
+    >>> bool(torch.allclose(head(x).softmax(1), torch.tensor(probe.predict_proba(x.numpy())).float(), atol=1e-5))
+    True
+    """
+    scaler, regression = probe[0], probe[-1]
+    weight = regression.coef_ / scaler.scale_                     # (K or 1, D)
+    bias = regression.intercept_ - weight @ scaler.mean_
+    if weight.shape[0] == 1:  # binary: class 0 gets the zero logit
+        weight, bias = np.vstack([np.zeros_like(weight), weight]), np.r_[0.0, bias]
+    head = torch.nn.Linear(weight.shape[1], weight.shape[0])
+    with torch.no_grad():
+        head.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+        head.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+    return head
+
+
 def embed_2d(features, method: str = "pca", seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
     """A 2-D map ``(N, 2)`` of standardised ``features`` ``(N, D)``: ``"pca"`` or ``"tsne"``.
 

@@ -20,6 +20,7 @@ labels; the history then also holds ``train_acc_<task>``, ``val_loss_<task>``, .
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
@@ -62,6 +63,19 @@ class FitConfig:
     check_every: int = 10             # batches between non-finite loss checks (each check syncs)
     progress: bool = True             # tqdm bars (TQDM_DISABLE=1 silences them)
     checkpoint_path: str | None = None  # save the best weights here as they improve
+
+
+def bars_disabled(progress: bool = True) -> bool:
+    """True when progress bars should stay off: ``progress=False``, or ``TQDM_DISABLE`` set.
+
+    tqdm reads ``TQDM_DISABLE`` for its console bars, but the notebook bars of ``tqdm.auto``
+    do not, so the course reads it itself and passes ``disable`` explicitly.
+
+    >>> bars_disabled(progress=False)
+    True
+    """
+    flag = os.environ.get("TQDM_DISABLE", "").strip().lower()
+    return not progress or flag not in ("", "0", "false", "no")
 
 
 class Callback:
@@ -127,10 +141,13 @@ def make_scheduler(optimizer, config: FitConfig, steps_per_epoch: int):
     raise ValueError(f"scheduler must be none, onecycle, cosine or step, got {config.scheduler!r}")
 
 
-def check_compatible(model: nn.Module, loader: Iterable, device: torch.device) -> None:
+def check_compatible(model: nn.Module, loader: Iterable, device: torch.device,
+                     check_labels: bool = True) -> None:
     """Fail before training if the images don't fit the model or the labels exceed the head.
 
-    Runs one small batch through the model in eval mode and compares shapes.
+    Runs one small batch through the model in eval mode and compares shapes. The label
+    check assumes one output per class; ``check_labels=False`` skips it (a custom loss,
+    such as an ordinal head with one output fewer than the grades, knows better).
     """
     x, y = next(iter(loader))
     x = x[:2].to(device)
@@ -149,7 +166,7 @@ def check_compatible(model: nn.Module, loader: Iterable, device: torch.device) -
     if isinstance(out, dict):  # a multi-task model: one label column per task
         check_task_labels(out, all_labels.cpu(), same_rows=False)
         return
-    if out.ndim == 2 and not torch.is_floating_point(all_labels) and all_labels.ndim == 1:
+    if check_labels and out.ndim == 2 and not torch.is_floating_point(all_labels) and all_labels.ndim == 1:
         num_outputs, highest = out.shape[1], int(all_labels.max())
         if highest >= num_outputs or int(all_labels.min()) < 0:
             raise ValueError(
@@ -187,7 +204,7 @@ def fit(
     config = replace(config or FitConfig(), **overrides)
     device = torch.device(device) if device else next(model.parameters()).device
     model.to(device)
-    check_compatible(model, train_loader, device)
+    check_compatible(model, train_loader, device, check_labels=loss_fn is None)
     nhwc = config.channels_last and device.type in ("cpu", "cuda")
     if nhwc:  # back to the usual layout at the end, so weight.view() keeps working afterwards
         model.to(memory_format=torch.channels_last)
@@ -206,11 +223,11 @@ def fit(
     for cb in callbacks:
         cb.before_fit(trainer)
 
-    # Pass `disable` only to turn bars off: left unset, tqdm honours TQDM_DISABLE=1 (CI).
-    bar_options = {} if config.progress else {"disable": True}
-    epoch_bar = tqdm(range(1, config.epochs + 1), desc="epochs", **bar_options)
+    # One bar for the whole run: per-epoch bars left empty outputs behind in notebooks.
+    bar = tqdm(total=config.epochs * len(train_loader), desc="training", unit="batch",
+               disable=bars_disabled(config.progress))
     try:
-        for epoch in epoch_bar:
+        for epoch in range(1, config.epochs + 1):
             trainer.epoch, start = epoch, time.perf_counter()
             for cb in callbacks:
                 cb.before_epoch(trainer)
@@ -220,8 +237,7 @@ def fit(
             correct = torch.zeros((), device=device)
             seen = 0
             tasks = TaskMeter()  # per-task loss and accuracy, for a multi-task model
-            batches = tqdm(train_loader, desc=f"epoch {epoch}", leave=False, **bar_options)
-            for batch, (x, y) in enumerate(batches, start=1):
+            for batch, (x, y) in enumerate(train_loader, start=1):
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 if nhwc:
                     x = channels_last(x)
@@ -246,6 +262,7 @@ def fit(
                     correct += (out.detach().argmax(1) == y).sum()
                 seen += len(y)
                 trainer.batch, trainer.loss = batch, loss.detach()
+                bar.update()
                 for cb in callbacks:
                     cb.after_batch(trainer)
                 if batch % config.check_every == 0 and not torch.isfinite(loss_sum):
@@ -265,7 +282,7 @@ def fit(
                 metrics |= {f"val_{k}": v for k, v in val.items()}
             history.record(epoch=epoch, lr=optimizer.param_groups[-1]["lr"],
                            time=time.perf_counter() - start, **metrics)
-            epoch_bar.set_postfix({k: round(v, 4) for k, v in metrics.items()})
+            bar.set_postfix({"epoch": epoch, **{k: round(v, 4) for k, v in metrics.items()}})
             score = _score(metrics, monitor)
             if score > best_score:
                 best_score, best_weights, epochs_without_improvement = score, _copy_weights(model), 0
@@ -301,7 +318,7 @@ def fit(
             "gradient clipping (grad_clip=1.0) or check the inputs for NaNs.", history
         ) from None
     finally:
-        epoch_bar.close()
+        bar.close()
         if nhwc:
             model.to(memory_format=torch.contiguous_format)
     model.load_state_dict(best_weights)
