@@ -37,6 +37,32 @@ def plot_history(history: History | dict, title: str = "") -> plt.Figure:
     return fig
 
 
+def plot_task_history(history: History, tasks: list[str], splits: tuple[str, ...] = ("train", "val"),
+                      title: str = "") -> plt.Figure:
+    """Per-task loss and accuracy per epoch of a multi-task run (``<split>_loss_<task>``, ...).
+
+    >>> h = History()
+    >>> h.record(epoch=1, train_loss_fine=1.0, train_acc_fine=0.5, val_acc_fine=0.4)
+    >>> fig = plot_task_history(h, ["fine"])
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for ax, metric in zip(axes, ("loss", "acc")):
+        for i, task in enumerate(tasks):
+            for split, style in zip(splits, ("-o", "--s")):
+                values = history.metric(f"{split}_{metric}_{task}")
+                if values and not all(math.isnan(v) for v in values):
+                    ax.plot(history.epoch, values, style, color=f"C{i}", label=f"{task} ({split})",
+                            markersize=3)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy" if metric == "acc" else "loss (unweighted)")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def _as_display_image(image: torch.Tensor) -> np.ndarray:
     image = image.detach().cpu().float()
     if image.max() > 1.5:  # uint8 range

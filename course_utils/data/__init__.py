@@ -5,5 +5,6 @@
 - ``folders``: image folders labelled by sub-folder or ``<label>_`` prefix, and the reverse export
 - ``transforms``: augmentation and ImageNet preprocessing on whole batches
 - ``loaders``: :class:`~course_utils.data.loaders.DeviceLoader`, the whole data set on the device
+- ``auxiliary``: labels for auxiliary tasks (coarse groups, random labels, rotation prediction)
 - ``kit``: what of the offline kit is on this machine (``python -m course_utils.data.kit``)
 """

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 import torch.nn as nn
 
-HEAD_NAMES = ("classifier", "fc", "head")
+HEAD_NAMES = ("classifier", "fc", "head", "heads")  # "heads": a multi-task model's ModuleDict
 
 
 def head_name(model: nn.Module) -> str:
@@ -58,6 +58,32 @@ def stages(model: nn.Module) -> list[nn.Module]:
     if hasattr(model, "stages"):  # SmallCNN
         return list(model.stages)
     raise ValueError(f"don't know the stages of {type(model).__name__}")
+
+
+def split_at_stage(model: nn.Module, stage: int) -> tuple[nn.Sequential, nn.Sequential]:
+    """Cut the backbone of ``model`` before ``stage``: ``(trunk, tail)``, head excluded.
+
+    ``trunk`` maps images to the feature maps entering ``stage``; ``tail`` maps those to
+    pooled features ``(B, D)``. Both share their modules (and weights) with ``model``. A
+    frozen trunk's output can be computed once and cached, so that training the tail costs
+    only the tail's share of the compute.
+
+    >>> import torch
+    >>> from course_utils.models.backbones import SmallCNN
+    >>> trunk, tail = split_at_stage(SmallCNN(), 2)
+    >>> maps = trunk(torch.zeros(2, 1, 28, 28))
+    >>> tuple(maps.shape), tuple(tail(maps).shape)
+    ((2, 64, 7, 7), (2, 128))
+    """
+    all_stages = stages(model)
+    if not 0 < stage < len(all_stages):
+        raise ValueError(f"stage must be in 1..{len(all_stages) - 1}, got {stage}")
+
+    def chain(modules: list[nn.Module]) -> list[nn.Module]:
+        return [m for s in modules for m in (s if isinstance(s, nn.ModuleList) else [s])]
+
+    pool = [nn.AdaptiveAvgPool2d(1), nn.Flatten()]  # every backbone here pools by averaging
+    return nn.Sequential(*chain(all_stages[:stage])), nn.Sequential(*chain(all_stages[stage:]), *pool)
 
 
 def _keep_eval(module: nn.Module, _inputs) -> None:

@@ -5,6 +5,8 @@
 - ``checkpoints``: atomic saves, ``weights_only`` loads
 - ``lr_finder``: the learning-rate range test
 - ``finetune``: phased unfreezing and two-phase fine-tuning
+- ``multitask``: weighted and learned (uncertainty) multi-task losses, task-weight logging
+- ``gradients``: gradient conflict between tasks, PCGrad
 
 ``from course_utils.training import fit`` keeps working: the loop's names are re-exported.
 """

@@ -11,6 +11,10 @@ best weights, however the run ended (finished, early stop, Ctrl-C, diverged).
 >>> history = fit(SmallCNN(), DeviceLoader(X, y, batch_size=32), epochs=1, progress=False)
 >>> history.stopped
 'completed'
+
+A multi-task model (forward returns ``{task: logits}``) trains the same way with ``(N, T)``
+labels; the history then also holds ``train_acc_<task>``, ``val_loss_<task>``, ... in ``extra``
+(see :mod:`course_utils.training.multitask`).
 """
 
 from __future__ import annotations
@@ -25,10 +29,10 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..evaluation.classification import evaluate
+from ..evaluation.classification import as_float, default_loss, evaluate
+from ..evaluation.multitask import TaskMeter, check_task_labels
 from ..models.surgery import param_groups
 from ..runtime import autocast_dtype, channels_last
 from .checkpoints import save_checkpoint
@@ -159,6 +163,9 @@ def check_compatible(model: nn.Module, loader: Iterable, device: torch.device,
     finally:
         model.train(was_training)
     all_labels = getattr(loader, "labels", y)
+    if isinstance(out, dict):  # a multi-task model: one label column per task
+        check_task_labels(out, all_labels.cpu(), same_rows=False)
+        return
     if check_labels and out.ndim == 2 and torch.is_floating_point(all_labels) and all_labels.ndim == 1:
         raise ValueError(
             f"labels are {all_labels.dtype} numbers, but cross-entropy over the {out.shape[1]} "
@@ -208,7 +215,7 @@ def fit(
     if nhwc:  # back to the usual layout at the end, so weight.view() keeps working afterwards
         model.to(memory_format=torch.channels_last)
 
-    loss_fn = loss_fn or (lambda out, y: F.cross_entropy(out, y, label_smoothing=config.label_smoothing))
+    loss_fn = loss_fn or (lambda out, y: default_loss(out, y, label_smoothing=config.label_smoothing))
     optimizer = make_optimizer(model, config)
     scheduler, per_batch = make_scheduler(optimizer, config, len(train_loader))
     amp_dtype = autocast_dtype(device) if config.amp else None
@@ -235,6 +242,7 @@ def fit(
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), device=device)
             seen = 0
+            tasks = TaskMeter()  # per-task loss and accuracy, for a multi-task model
             for batch, (x, y) in enumerate(train_loader, start=1):
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 if nhwc:
@@ -242,7 +250,8 @@ def fit(
                 autocast = torch.autocast(device.type, amp_dtype) if amp_dtype else nullcontext()
                 with autocast:
                     out = step_model(x)
-                    loss = loss_fn(out.float(), y)
+                    out = as_float(out)
+                    loss = loss_fn(out, y)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 if config.grad_clip is not None:
@@ -253,7 +262,9 @@ def fit(
                 if per_batch:
                     scheduler.step()
                 loss_sum.add_(loss.detach(), alpha=len(y))
-                if out.ndim == 2 and y.ndim == 1:
+                if isinstance(out, dict):
+                    tasks.update(out, y)
+                elif out.ndim == 2 and y.ndim == 1:
                     correct += (out.detach().argmax(1) == y).sum()
                 seen += len(y)
                 trainer.batch, trainer.loss = batch, loss.detach()
@@ -268,9 +279,13 @@ def fit(
                 scheduler.step()
             # ---- validate, record, keep the best weights
             metrics = {"train_loss": loss_sum.item() / seen, "train_acc": correct.item() / seen}
+            if tasks.sums:  # the main (first) task's accuracy is train_acc
+                per_task = tasks.means()
+                metrics |= {f"train_{k}": v for k, v in per_task.items()}
+                metrics["train_acc"] = per_task[f"acc_{next(iter(tasks.sums))}"]
             if val_loader is not None:
                 val = evaluate(model, val_loader, loss_fn)
-                metrics |= {"val_loss": val["loss"], "val_acc": val["acc"]}
+                metrics |= {f"val_{k}": v for k, v in val.items()}
             history.record(epoch=epoch, lr=optimizer.param_groups[-1]["lr"],
                            time=time.perf_counter() - start, **metrics)
             bar.set_postfix({"epoch": epoch, **{k: round(v, 4) for k, v in metrics.items()}})
