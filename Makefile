@@ -1,6 +1,8 @@
 # Two commands on a fresh machine:
 #   make lab    create .venv, install the course, prepare the offline kit, open JupyterLab
-#   make test   same set-up, then lint, unit tests and every notebook (fast mode) under nbval
+#   make test   same set-up, then lint, unit tests, and every notebook in fast mode: the lessons
+#               with widgets in JupyterLab in a real browser (their widgets used and timed), the
+#               others under nbval; without a browser, every notebook under nbval
 
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +16,7 @@ export MEDMNIST_DIR ?= $(if $(wildcard $(MEDMNIST_MIRROR)/*.npz),$(MEDMNIST_MIRR
 export TQDM_DISABLE ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: lab demo test lint unit notebooks kit benchmarks gpu-check clean strip
+.PHONY: lab demo test lint unit notebooks browser kit benchmarks gpu-check clean strip
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,12 +41,21 @@ lint: $(STAMP)
 	$(BIN)/ruff check course_utils tests benchmarks notebooks
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q --doctest-modules course_utils tests
+	$(BIN)/python -m pytest -q --doctest-modules course_utils tests --ignore=tests/browser
 
+# Fast mode under nbval: every lesson, or, when a browser is installed, the lessons `browser`
+# does not run (course_utils.classroom.nbval_notebooks says which).
 notebooks: $(STAMP)
-	COURSE_FAST=1 $(BIN)/python -m pytest -q --nbval --nbval-current-env --nbval-cell-timeout=900 notebooks/
+	COURSE_FAST=1 $(BIN)/python -m pytest -q --nbval --nbval-current-env --nbval-cell-timeout=900 \
+		$$($(BIN)/python -m course_utils.classroom nbval-notebooks)
 
-test: kit lint unit notebooks
+# The lessons with widgets, run in fast mode in JupyterLab (started as `make lab` starts it) in
+# Chromium; each widget is used and timed, and `make demo`'s Voila page is checked. Skips with a
+# message where no Chromium is installed (Debian/Ubuntu: apt-get install chromium).
+browser: $(STAMP)
+	$(BIN)/python -m pytest -q -s -p no:cacheprovider tests/browser
+
+test: kit lint unit notebooks browser
 
 benchmarks: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_fit_overhead

@@ -13,6 +13,7 @@ True
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -21,6 +22,43 @@ from pathlib import Path
 from .paths import REPO_ROOT
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
+
+
+def find_chromium() -> str | None:
+    """A Chromium (or Chrome) binary for the browser tests: ``$COURSE_CHROMIUM``, else the first on PATH."""
+    import shutil
+
+    candidates = [os.environ.get("COURSE_CHROMIUM"), shutil.which("chromium"),
+                  shutil.which("chromium-browser"), shutil.which("google-chrome")]
+    return next((c for c in candidates if c and os.path.exists(c)), None)
+
+
+def widget_notebooks(notebook_dir: str | Path = NOTEBOOKS) -> list[Path]:
+    """The lessons whose code uses ipywidgets: the browser tests run these in JupyterLab.
+
+    >>> "04_adversarial.ipynb" in [p.name for p in widget_notebooks()]
+    True
+    """
+    found = []
+    for path in sorted(Path(notebook_dir).glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        if any("ipywidgets" in "".join(c["source"]) for c in cells if c["cell_type"] == "code"):
+            found.append(path)
+    return found
+
+
+def nbval_notebooks(notebook_dir: str | Path = NOTEBOOKS) -> list[Path]:
+    """The lessons ``make notebooks`` runs under nbval in fast mode.
+
+    With a browser present, ``make browser`` runs the lessons that have widgets in fast mode in
+    JupyterLab and fails on any cell error, as nbval would; running them twice would only
+    cost time, so nbval takes the others. Without a browser, nbval runs every lesson.
+    """
+    every = sorted(Path(notebook_dir).glob("[0-9][0-9]_*.ipynb"))
+    if find_chromium() is None:
+        return every
+    in_browser = set(widget_notebooks(notebook_dir))
+    return [p for p in every if p not in in_browser]
 
 
 def running_as_root() -> bool:
@@ -94,7 +132,12 @@ def main(argv: list[str] | None = None) -> None:
     demo.add_argument("lesson", help="lesson number, e.g. 04")
     demo.add_argument("--full", action="store_true", help="full mode (default: fast mode, starts sooner)")
     demo.add_argument("--port", type=int, default=None)
+    sub.add_parser("nbval-notebooks", help="print the notebooks `make notebooks` runs under nbval")
     args = parser.parse_args(argv)
+    if args.what == "nbval-notebooks":
+        print(" ".join(str(p.relative_to(Path.cwd())) if p.is_relative_to(Path.cwd()) else str(p)
+                       for p in nbval_notebooks()))
+        return
     if args.what == "lab":
         command, env = lab_command(args.notebook_dir), course_environment()
     else:
