@@ -190,6 +190,12 @@ def use_control(page, area, timeout: float = 120.0) -> Response:
         page.wait_for_timeout(100)
     if first is None:
         raise AssertionError(f"{label}: the widget's output did not change within {timeout} s")
-    sources = area.locator(".widget-output img").evaluate_all("els => els.map(e => e.src)")
-    return Response(label, first, settled if settled is not None else timeout, len(sources),
-                    len(sources) - len(set(sources)))
+    images, repeated = figures(area)
+    return Response(label, first, settled if settled is not None else timeout, images, repeated)
+
+
+def figures(area) -> tuple[int, int]:
+    """(images, repeats) in a cell's whole output area: a figure drawn by the widget and drawn
+    again by the inline backend below it shows up as the same picture twice."""
+    sources = area.locator("img").evaluate_all("els => els.map(e => e.src)")
+    return len(sources), len(sources) - len(set(sources))

@@ -18,6 +18,7 @@ from .pages import (
     ConsoleLog,
     RunStopped,
     errored_cells,
+    figures,
     open_notebook,
     run_all,
     save_and_read,
@@ -52,6 +53,7 @@ def test_lesson_widgets_respond_in_jupyterlab(browser, lab, name):
         print(f"\n{name}: ran in {seconds:.0f} s in JupyterLab; {len(areas)} widget(s)")
         for i, area in enumerate(areas):
             area.scroll_into_view_if_needed()
+            assert figures(area)[1] == 0, f"{name} widget {i}: a figure is shown twice"
             response = use_control(page, area)
             page.screenshot(path=f"{shot}-widget{i}.png")
             trains = "button" in response.control
@@ -67,5 +69,43 @@ def test_lesson_widgets_respond_in_jupyterlab(browser, lab, name):
     finally:
         if console.offline:
             print(f"  (offline: {len(console.offline)} request(s) to other hosts failed, e.g. {console.offline[0]})")
+        page.close()
+        shut_down_kernels(lab)
+
+
+DOUBLE_FIGURE = """
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+
+
+def view(n):
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot(range(n))
+    return fig  # returned AND left open: the inline backend draws it a second time
+
+
+widgets.interact(view, n=widgets.IntSlider(value=3, min=1, max=5));
+"""
+
+
+def test_a_figure_shown_twice_is_caught(browser, lab):
+    """The negative control for the check above: lesson 05's old widget pattern, in miniature."""
+    import nbformat
+
+    name = "double_figure.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(DOUBLE_FIGURE)],
+                                            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                     "language": "python"}}),
+                   lab["notebooks"] / name)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        open_notebook(page, lab, name)
+        run_all(page)
+        wait_until_run(page, timeout=120)
+        page.wait_for_timeout(1000)
+        (area,) = widget_cells(page)
+        images, repeated = figures(area)
+        assert images == 2 and repeated == 1
+    finally:
         page.close()
         shut_down_kernels(lab)
