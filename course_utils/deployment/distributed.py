@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> None:
             state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
             torch.save({"state_dict": state, "losses": losses, "world_size": world_size}, args.out)
             print(f"rank 0 of {world_size}: losses {[round(v, 4) for v in losses]}, saved {args.out}")
+        # Leave together: a rank that tore gloo down while the other was still saving aborted
+        # once ("terminate called without an active exception") in a CI run.
+        torch.distributed.barrier()
     finally:
         torch.distributed.destroy_process_group()
 
