@@ -46,6 +46,11 @@ def test_checker_accepts_right_and_rejects_wrong(exercise, right, wrong, capsys)
     assert "Hint" in capsys.readouterr().out
 
 
+def test_a_linear_budget_that_ignores_eps_is_rejected():
+    assert lesson04.linear_budget.check(lambda w, eps: w.abs().sum()) is False
+    assert lesson04.linear_budget.check(lambda w, eps: (8 / 255) * w.abs().sum()) is False
+
+
 def test_unclipped_targeted_step_is_rejected():
     assert lesson04.targeted_step.check(lambda m, x, t, eps: targeted_fgsm(m, x, t, eps, clip=False)) is False
 

@@ -34,6 +34,10 @@ def gradient_times_input(model, x, baseline, target, steps):  # no path integral
     return (x - baseline) * grad
 
 
+def ignores_the_baseline(model, x, baseline, target, steps):  # always integrates from black
+    return right_ig(model, x, torch.zeros_like(x), target, steps)
+
+
 def right_spearman(a, b):
     ra, rb = a.argsort().argsort().double(), b.argsort().argsort().double()
     ra, rb = ra - ra.mean(), rb - rb.mean()
@@ -51,7 +55,7 @@ RIGHT_AND_WRONG = [
       lambda a, g: (g.sum((2, 3), keepdim=True) * a).sum(1, keepdim=True).clamp(min=0)]),  # sum, not mean
     (lesson05.cam_from_head, right_cam,
      [lambda m, x, t: right_cam(m, x, t) * 9]),                                       # forgot 1 / (h w)
-    (lesson05.integrated_gradients, right_ig, [gradient_times_input]),
+    (lesson05.integrated_gradients, right_ig, [gradient_times_input, ignores_the_baseline]),
     (lesson05.spearman, right_spearman, [pearson]),
 ]
 

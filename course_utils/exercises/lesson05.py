@@ -93,16 +93,19 @@ def _judge_integrated_gradients(my_ig: Callable) -> bool:
     model = _ig_model()
     generator = torch.Generator().manual_seed(53)
     x = torch.rand(2, 1, 3, 4, generator=generator) * 2
-    baseline = torch.zeros_like(x)
     target = 1
-    answer = my_ig(model, x, baseline, target, 256)
-    if not isinstance(answer, torch.Tensor) or answer.shape != x.shape:
-        return False
-    reference = IntegratedGradients(model).attribute(x, baseline, target=target, n_steps=256)
-    with torch.no_grad():
-        gap = model(x)[:, target] - model(baseline)[:, target]  # completeness: sum = f(x) - f(b)
-    complete = torch.allclose(answer.detach().flatten(1).sum(1), gap, rtol=0.02, atol=1e-3)
-    return complete and torch.allclose(answer.detach(), reference, rtol=0.02, atol=2e-3)
+    # a black baseline and a grey one: an answer that ignores the baseline fails the second
+    for baseline in (torch.zeros_like(x), torch.full_like(x, 0.5)):
+        answer = my_ig(model, x, baseline, target, 256)
+        if not isinstance(answer, torch.Tensor) or answer.shape != x.shape:
+            return False
+        reference = IntegratedGradients(model).attribute(x, baseline, target=target, n_steps=256)
+        with torch.no_grad():
+            gap = model(x)[:, target] - model(baseline)[:, target]  # completeness: sum = f(x) - f(b)
+        complete = torch.allclose(answer.detach().flatten(1).sum(1), gap, rtol=0.02, atol=1e-3)
+        if not (complete and torch.allclose(answer.detach(), reference, rtol=0.02, atol=2e-3)):
+            return False
+    return True
 
 
 integrated_gradients = Exercise(
