@@ -33,7 +33,8 @@ RIGHT_AND_WRONG = [
      lambda z, y: torch.softmax(z, 1) - F.one_hot(y, z.shape[1]).to(z.dtype)),  # forgot / N
     (lesson01.sgd_step, right_sgd_step,
      lambda theta, grad, lr, wd: theta - lr * grad - wd * theta),               # decay not scaled by lr
-    (lesson01.loss_floor, math.log(1 + 4 / math.e), math.log(1 + 9 / math.e)),  # K = 10, not 5
+    (lesson01.loss_floor, lambda k: math.log(1 + (k - 1) / math.e),
+     lambda k: math.log(1 + 4 / math.e)),                                      # K fixed at 5
     (lesson01.adam_first_step, torch_first_steps(), (0.999, 0.999)),            # "they are the same"
 ]
 
@@ -46,6 +47,21 @@ def test_right_and_wrong_answers(exercise, right, wrong, capsys):
     assert exercise.check(wrong) is False
     out = capsys.readouterr().out
     assert "not yet" in out and exercise.hint in out
+
+
+def test_calling_the_checkers_own_function_is_not_an_answer(capsys):
+    assert lesson01.loss_floor.check(lambda k: lesson01.softmax_ce_floor(k)) is False
+    assert "raised" in capsys.readouterr().out
+    assert lesson01.softmax_ce_floor(10) == pytest.approx(1.4612, abs=1e-4)  # restored afterwards
+
+
+def test_hints_nudge_and_solutions_wait_to_be_asked(capsys):
+    for exercise in lesson01.EXERCISES:
+        assert exercise.hint and exercise.solution and exercise.solution not in exercise.hint
+        exercise.check(None)
+        assert exercise.solution not in capsys.readouterr().out
+        exercise.check(None, show_solution=True)
+        assert exercise.solution in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("exercise", lesson01.EXERCISES, ids=lambda ex: ex.name)

@@ -6,7 +6,7 @@ Each checker is an :class:`~course_utils.exercises.Exercise`: call ``.check(answ
 >>> softmax_grad.check(lambda z, y: (torch.softmax(z, 1) - torch.eye(z.shape[1])[y]) / len(y))
 Exercise 1 (softmax gradient): correct.
 True
->>> loss_floor.check(0.5)  # doctest: +ELLIPSIS
+>>> loss_floor.check(lambda k: 0.5)  # doctest: +ELLIPSIS
 Exercise 3 (the Softmax-before-CrossEntropyLoss floor): not yet. Hint: ...
 False
 """
@@ -51,7 +51,9 @@ softmax_grad = Exercise(
     "Write softmax_ce_grad(z, y): the gradient of F.cross_entropy(z, y) (mean over the batch) "
     "with respect to the logits z of shape (N, K); y holds N class indices.",
     _judge_softmax_grad,
-    hint="dL/dz = (softmax(z) - one_hot(y)) / N: the mean over N examples divides by N.",
+    hint="Start from one example: Section 3 derived dl/dz_k = p_k - 1[k = y]. The loss of the batch "
+         "is the mean of N such losses.",
+    solution="(torch.softmax(z, dim=1) - F.one_hot(y, z.shape[1]).to(z.dtype)) / len(y)",
 )
 
 
@@ -77,7 +79,8 @@ sgd_step = Exercise(
     "Write sgd_step(theta, grad, lr, weight_decay) returning the parameters after one step of "
     "torch.optim.SGD(lr=lr, weight_decay=weight_decay) (no momentum).",
     _judge_sgd_step,
-    hint="theta <- theta - lr * grad - lr * weight_decay * theta (the decay uses the old theta).",
+    hint="torch.optim.SGD adds weight_decay * theta to the gradient, then steps against it.",
+    solution="theta - lr * (grad + weight_decay * theta)   # the decay uses the old theta",
 )
 
 
@@ -93,13 +96,24 @@ def softmax_ce_floor(num_classes: int) -> float:
     return math.log(1 + (num_classes - 1) / math.e)
 
 
+def _judge_loss_floor(fn: Callable[[int], float]) -> bool:
+    for k in (2, 5, 10, 100):
+        got = fn(k)
+        if got is None or abs(float(got) - math.log(1 + (k - 1) / math.e)) > 1e-6:
+            return False
+    return True
+
+
 loss_floor = Exercise(
     "3 (the Softmax-before-CrossEntropyLoss floor)",
-    "A 5-class model ends in nn.Softmax and is trained with nn.CrossEntropyLoss. "
-    "What is the smallest loss it can ever reach (a float)?",
-    lambda answer: abs(float(answer) - softmax_ce_floor(5)) < 1e-3,
-    hint="The best case is p = one_hot(y). CrossEntropyLoss computes -p_y + log(sum_j exp(p_j)); "
-         "with K = 5 that is -1 + log(e + 4).",
+    "A K-class model ends in nn.Softmax and is trained with nn.CrossEntropyLoss. Write "
+    "loss_floor(K): the smallest loss it can ever reach (a float).",
+    _judge_loss_floor,
+    hint="The loss is smallest when the model is perfectly confident and right. What is p then, "
+         "and what does CrossEntropyLoss do to the p it is given?",
+    solution="p = one_hot(y), and CrossEntropyLoss computes -p_y + log(sum_j exp(p_j)) on it: "
+             "-1 + math.log(math.e + K - 1), which is math.log(1 + (K - 1) / math.e)",
+    blocked=("course_utils.exercises.lesson01.softmax_ce_floor",),
 )
 
 
@@ -114,9 +128,11 @@ adam_first_step = Exercise(
     "lr = 0.01, weight_decay = 0.1. Give (value after one step of torch.optim.Adam, "
     "value after one step of torch.optim.AdamW) as a tuple of two floats.",
     _judge_first_step,
-    hint="Adam: the L2 gradient 0.1 * 1.0 is divided by sqrt(v_hat) = 0.1, so the first step "
-         "moves by lr (about 0.01). AdamW: the weight is multiplied by (1 - lr * weight_decay) "
-         "and the Adam part is 0.",
+    hint="Where does the decay enter? In Adam + L2 it is part of the gradient, which Adam then "
+         "divides by its own size; in AdamW it is applied to the weight directly.",
+    solution="Adam: g = 0.1 * 1.0, m_hat = g, sqrt(v_hat) = |g|, so the step is lr: 1.0 - 0.01 = 0.99. "
+             "AdamW: the Adam part is 0 and the weight shrinks by lr * weight_decay: "
+             "1.0 * (1 - 0.01 * 0.1) = 0.999. Answer (0.99, 0.999).",
 )
 
 EXERCISES = [softmax_grad, sgd_step, loss_floor, adam_first_step]
