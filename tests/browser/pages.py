@@ -109,14 +109,26 @@ def wait_until_run(page, timeout: float) -> float:
     raise TimeoutError(f"cells still running or not run after {timeout} s: {prompts(page)}")
 
 
-def save_and_read(page, path: Path) -> dict:
-    """Save the notebook from the browser and read the file JupyterLab wrote."""
+def save_and_read(page, path: Path, timeout: float = 60) -> dict:
+    """Save the notebook from the browser and read the file JupyterLab wrote.
+
+    The file is read once its modification time has changed and stayed put for a moment and
+    it parses: reading while JupyterLab is still writing it gives a truncated file.
+    """
     before = path.stat().st_mtime
     page.keyboard.press("Control+s")
-    deadline = time.monotonic() + 30
-    while path.stat().st_mtime == before and time.monotonic() < deadline:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stamp = path.stat().st_mtime
+        if stamp != before:
+            time.sleep(0.5)
+            if path.stat().st_mtime == stamp:
+                try:
+                    return json.loads(path.read_text())
+                except json.JSONDecodeError:
+                    pass  # still being written
         time.sleep(0.2)
-    return json.loads(path.read_text())
+    raise TimeoutError(f"JupyterLab did not save a readable {path.name} within {timeout} s")
 
 
 def errored_cells(notebook: dict) -> list[str]:
