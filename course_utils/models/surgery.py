@@ -171,6 +171,37 @@ def param_groups(model: nn.Module, backbone_lr: float, head_lr: float,
     ]
 
 
+def layerwise_groups(model: nn.Module, head_lr: float, decay: float,
+                     weight_decay: float = 0.0) -> list[dict]:
+    """Layer-wise learning-rate decay: the head at ``head_lr``, each stage below ``decay`` times slower.
+
+    With ``n`` stages, stage ``i`` (0 = nearest the input) learns at ``head_lr * decay**(n - i)``:
+    the last stage at ``head_lr * decay``, the stem at ``head_lr * decay**n``. Early stages hold
+    generic features and move least. Weight decay as in :func:`param_groups`; frozen
+    parameters are left out.
+
+    >>> from course_utils.models.backbones import SmallCNN
+    >>> groups = layerwise_groups(SmallCNN(), head_lr=1e-3, decay=0.5)
+    >>> sorted({round(g["lr"], 6) for g in groups})
+    [0.000125, 0.00025, 0.0005, 0.001]
+    """
+    if not 0 < decay <= 1:
+        raise ValueError(f"decay must be in (0, 1], got {decay}")
+    all_stages = stages(model)
+    rate = {id(p): head_lr * decay ** len(all_stages) for p in model.parameters()}  # outside any stage
+    for i, stage in enumerate(all_stages):
+        for p in stage.parameters():
+            rate[id(p)] = head_lr * decay ** (len(all_stages) - i)
+    for p in getattr(model, head_name(model)).parameters():
+        rate[id(p)] = head_lr
+    groups: dict[tuple[float, bool], list] = {}
+    for p in model.parameters():
+        if p.requires_grad:
+            groups.setdefault((rate[id(p)], p.ndim > 1), []).append(p)
+    return [{"params": params, "lr": lr, "weight_decay": weight_decay if decays else 0.0}
+            for (lr, decays), params in sorted(groups.items(), key=lambda item: item[0])]
+
+
 @contextmanager
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     """Put every submodule in eval mode inside the block; restore each one's mode after.

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from ..evaluation.classification import as_float, default_loss, evaluate
 from ..evaluation.multitask import TaskMeter, check_task_labels
-from ..models.surgery import param_groups
+from ..models.surgery import layerwise_groups, param_groups
 from ..runtime import autocast_dtype, channels_last
 from .checkpoints import save_checkpoint
 from .history import History
@@ -47,6 +47,7 @@ class FitConfig:
     optimizer: str = "adamw"          # "adamw" or "sgd"
     lr: float = 1e-3                  # head learning rate (and backbone's, unless backbone_lr)
     backbone_lr: float | None = None  # set for discriminative learning rates
+    layer_decay: float | None = None  # layer-wise decay: each stage below the head this much slower
     weight_decay: float = 0.0         # decoupled for AdamW, L2 for SGD
     momentum: float = 0.9             # SGD only
     nesterov: bool = False            # SGD only
@@ -112,7 +113,11 @@ class Trainer:
 
 def make_optimizer(model: nn.Module, config: FitConfig) -> torch.optim.Optimizer:
     """AdamW or SGD over the trainable parameters, with backbone/head groups if asked."""
-    if config.backbone_lr is not None:
+    if config.backbone_lr is not None and config.layer_decay is not None:
+        raise ValueError("set backbone_lr (two rates) or layer_decay (one rate per stage), not both")
+    if config.layer_decay is not None:
+        params = layerwise_groups(model, config.lr, config.layer_decay, config.weight_decay)
+    elif config.backbone_lr is not None:
         params = param_groups(model, config.backbone_lr, config.lr, config.weight_decay)
     else:
         params = [p for p in model.parameters() if p.requires_grad]

@@ -27,6 +27,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..models.surgery import param_groups
+
 
 @dataclass
 class LRRangeResult:
@@ -61,6 +63,7 @@ def lr_range_test(
     weight_decay: float = 0.0,
     smoothing: float = 0.9,
     diverge_factor: float = 4.0,
+    backbone_ratio: float = 1.0,
 ) -> LRRangeResult:
     """Run the range test on ``model``'s trainable parameters; return rates and losses.
 
@@ -72,6 +75,9 @@ def lr_range_test(
         optimizer: ``"adamw"`` or ``"sgd"`` (momentum 0.9).
         smoothing: exponential moving average of the loss (0 = raw losses).
         diverge_factor: stop once the smoothed loss exceeds this multiple of its minimum.
+        backbone_ratio: the backbone learns at this fraction of the swept rate, the head at the
+            rate itself (0.1: the discriminative rule ``backbone_lr = lr / 10``); the result's
+            rates are the head's.
 
     Returns:
         :class:`LRRangeResult` with one learning rate and one smoothed loss per step.
@@ -84,13 +90,20 @@ def lr_range_test(
         raise ValueError(f"need 0 < start_lr < end_lr, got {start_lr} and {end_lr}")
     if num_steps < 2:
         raise ValueError(f"num_steps must be at least 2, got {num_steps}")
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
+    if not any(p.requires_grad for p in model.parameters()):
         raise ValueError("the model has no trainable parameters: is everything frozen?")
+    if not 0 < backbone_ratio <= 1:
+        raise ValueError(f"backbone_ratio must be in (0, 1], got {backbone_ratio}")
+    if backbone_ratio == 1.0:  # one rate for everything: any model, head or not
+        params = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": 1.0,
+                   "weight_decay": weight_decay}]
+    else:  # each group's "lr" is its scale: 1 for the head, backbone_ratio for the rest
+        params = param_groups(model, backbone_lr=backbone_ratio, head_lr=1.0, weight_decay=weight_decay)
+    scales = [group["lr"] for group in params]
     if optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=start_lr, weight_decay=weight_decay)
+        opt = torch.optim.AdamW(params, lr=start_lr)
     elif optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=start_lr, momentum=0.9, weight_decay=weight_decay)
+        opt = torch.optim.SGD(params, lr=start_lr, momentum=0.9)
     else:
         raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {optimizer!r}")
 
@@ -103,8 +116,8 @@ def lr_range_test(
     try:
         for step, (x, y) in zip(range(num_steps), _cycle(loader)):
             lr = start_lr * growth**step
-            for group in opt.param_groups:
-                group["lr"] = lr
+            for group, scale in zip(opt.param_groups, scales):
+                group["lr"] = lr * scale
             loss = F.cross_entropy(model(x.to(device)), y.to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
