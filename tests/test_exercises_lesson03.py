@@ -2,8 +2,9 @@ import torch
 import torch.nn as nn
 
 from course_utils.exercises import lesson03
-from course_utils.models.backbones import efficientnet_lite0
-from course_utils.models.surgery import count_parameters, freeze, replace_head, set_trainable
+from course_utils.models.backbones import SmallCNN, efficientnet_lite0
+from course_utils.models.surgery import count_parameters, freeze, param_groups, replace_head, set_trainable
+from course_utils.training.lr_finder import LRRangeResult
 
 
 def test_trainable_params(capsys):
@@ -11,7 +12,10 @@ def test_trainable_params(capsys):
     right = count_parameters(freeze(model, train_last=2))
     assert lesson03.trainable_params.check(right)
     assert not lesson03.trainable_params.check(1280 * 10 + 10)  # the head alone
-    assert "not yet" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "not yet" in out and "Stuck?" in out and "train_last=2" not in out  # a nudge first
+    assert not lesson03.trainable_params.check(1280 * 10 + 10, show_solution=True)
+    assert "train_last=2" in capsys.readouterr().out                          # then the solution
 
 
 def test_discriminative_groups():
@@ -28,9 +32,18 @@ def test_discriminative_groups():
     def head_missing(model):
         return right(model)[:1]
 
+    def library(model):  # the course's own function does the job: not allowed here
+        return param_groups(model, backbone_lr=1e-4, head_lr=1e-3)
+
+    def one_rate(model):  # ignores the head/backbone split
+        return [{"params": list(model.parameters()), "lr": 1e-3}]
+
     assert lesson03.discriminative_groups.check(right)
     assert not lesson03.discriminative_groups.check(swapped)
     assert not lesson03.discriminative_groups.check(head_missing)
+    assert not lesson03.discriminative_groups.check(library)
+    assert not lesson03.discriminative_groups.check(one_rate)
+    assert param_groups(SmallCNN(), 1e-4, 1e-3)  # the course's function works again afterwards
 
 
 def test_batchnorm_fix():
@@ -57,15 +70,31 @@ def test_batchnorm_fix():
             p.requires_grad_(False)
         right(model)
 
+    def zero_momentum(model):  # statistics never move, but training mode normalises per batch
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.momentum = 0.0
+
+    def stop_tracking(model):  # the same, by switching tracking off
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.track_running_stats = False
+
     assert lesson03.batchnorm_fix.check(right)
     assert lesson03.batchnorm_fix.check(with_surgery)
     assert not lesson03.batchnorm_fix.check(eval_once)
     assert not lesson03.batchnorm_fix.check(freeze_everything)
+    assert not lesson03.batchnorm_fix.check(zero_momentum)
+    assert not lesson03.batchnorm_fix.check(stop_tracking)
 
 
 def test_lr_suggestion(capsys):
     assert lesson03.lr_suggestion.check(lambda lrs, losses: lrs[losses.index(min(losses))] / 10)
     assert not lesson03.lr_suggestion.check(lambda lrs, losses: lrs[losses.index(min(losses))])
+    assert not lesson03.lr_suggestion.check(lambda lrs, losses: LRRangeResult(lrs, losses).suggestion())
+    assert not lesson03.lr_suggestion.check(lambda lrs, losses: lrs[len(lrs) // 2] / 10)  # ignores losses
+    assert "write suggestion yourself" in capsys.readouterr().out
+    assert LRRangeResult([1e-3, 1e-2], [2.0, 1.0]).suggestion() == 1e-3  # unblocked afterwards
     assert not lesson03.lr_suggestion.check(lambda lrs, losses: lrs[0] / 0)  # raises: no crash
     assert "raised ZeroDivisionError" in capsys.readouterr().out
     assert not lesson03.lr_suggestion.check(None)

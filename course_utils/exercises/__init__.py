@@ -35,6 +35,20 @@ def _refuse(*args, **kwargs):
                                    "not to call the course's")
 
 
+def _resolve(path: str) -> Callable:
+    """The function at ``"package.module.function"`` or ``"package.module.Class.method"``."""
+    parts = path.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        try:
+            found: Any = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for name in parts[split:]:
+            found = getattr(found, name)
+        return found
+    raise ImportError(f"cannot find {path!r}")
+
+
 @contextmanager
 def blocked(paths: tuple[str, ...]) -> Iterator[None]:
     """While inside, each course function ``"module.function"`` in ``paths`` raises :class:`UseYourOwnCode`.
@@ -49,14 +63,15 @@ def blocked(paths: tuple[str, ...]) -> Iterator[None]:
     Traceback (most recent call last):
     ...
     course_utils.exercises.UseYourOwnCode: this exercise asks you to write mean_absolute_error yourself, not to call the course's
+
+    A method is named through its class: ``"course_utils.training.lr_finder.LRRangeResult.suggestion"``.
     """
     saved = []
     try:
         for path in paths:
-            module_name, name = path.rsplit(".", 1)
-            function = getattr(importlib.import_module(module_name), name)
+            function = _resolve(path)
             saved.append((function, function.__code__))
-            function.__code__ = _refuse.__code__.replace(co_name=name)
+            function.__code__ = _refuse.__code__.replace(co_name=path.rsplit(".", 1)[1])
         yield
     finally:
         for function, code in reversed(saved):

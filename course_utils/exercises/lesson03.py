@@ -2,6 +2,7 @@
 
 >>> trainable_params.check(...)
 Exercise 3.1: no answer yet. How many parameters train when the last 2 stages of EfficientNet-Lite0 and a fresh 10-class head are unfrozen?
+Stuck? Run the check again with show_solution=True to see a solution.
 False
 """
 
@@ -33,8 +34,10 @@ trainable_params = Exercise(
     "How many parameters train when the last 2 stages of EfficientNet-Lite0 and a fresh "
     "10-class head are unfrozen?",
     _judge_trainable,
-    hint="replace_head(model, 10), then freeze(model, train_last=2), then count_parameters(model). "
-         "The head alone has 1280 * 10 + 10.",
+    hint="Build the network, give it a 10-class head, freeze all but the last 2 stages, then count "
+         "only the parameters with requires_grad. (The head alone has 1280 * 10 + 10.)",
+    solution="model = replace_head(load_backbone('efficientnet_lite0', pretrained=False), 10); "
+             "my_count = count_parameters(freeze(model, train_last=2))",
 )
 
 
@@ -65,23 +68,40 @@ discriminative_groups = Exercise(
     "Write make_groups(model) returning optimizer groups: the head (model.classifier) at "
     "lr 1e-3, every other parameter at lr 1e-4.",
     _judge_groups,
-    hint="Collect the ids of model.classifier.parameters(); every parameter goes in exactly one "
-         "of two lists: [{'params': backbone, 'lr': 1e-4}, {'params': head, 'lr': 1e-3}].",
+    hint="Every parameter must land in exactly one group; tell head parameters from the rest by "
+         "identity (id(p)), since tensors compare element-wise.",
+    solution="head = {id(p) for p in model.classifier.parameters()}; return "
+             "[{'params': [p for p in model.parameters() if id(p) not in head], 'lr': 1e-4}, "
+             "{'params': list(model.classifier.parameters()), 'lr': 1e-3}]",
+    blocked=("course_utils.models.surgery.param_groups",),
 )
 
 
 def _judge_bn_freeze(keep_statistics: Callable[[nn.Module], object]) -> bool:
+    """Right when, after ``model.train()``, every BatchNorm behaves as in eval mode: it normalises
+    with its running statistics (the outputs equal eval mode's) and never updates them."""
     torch.manual_seed(0)
     model = _tiny_model()
+    with torch.no_grad():  # statistics unlike the defaults, so that using them is visible
+        for bn in model.modules():
+            if isinstance(bn, nn.BatchNorm2d):
+                bn.running_mean.uniform_(-0.5, 0.5)
+                bn.running_var.uniform_(0.5, 2.0)
+    images = torch.rand(16, 1, 28, 28) * 3 + 1
+    model.eval()
+    with torch.no_grad():
+        expected = model(images)
     keep_statistics(model)
     model.train()  # the trap: train() puts every BatchNorm back in training mode
     bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     before = [(bn.running_mean.clone(), bn.running_var.clone()) for bn in bns]
-    model(torch.rand(16, 1, 28, 28) * 3 + 1)
+    with torch.no_grad():
+        out = model(images)
     unchanged = all(torch.equal(bn.running_mean, m) and torch.equal(bn.running_var, v)
                     for bn, (m, v) in zip(bns, before))
+    uses_running_statistics = torch.allclose(out, expected, atol=1e-5)
     conv_trains = model.stages[0][0].weight.requires_grad
-    return unchanged and conv_trains
+    return unchanged and uses_running_statistics and conv_trains
 
 
 batchnorm_fix = Exercise(
@@ -89,9 +109,13 @@ batchnorm_fix = Exercise(
     "Write keep_statistics(model) so that, even after model.train(), no BatchNorm layer updates "
     "its running statistics, while the convolutions stay trainable.",
     _judge_bn_freeze,
-    hint="model.train() resets every module's mode, so setting bn.eval() once is not enough: "
-         "register a forward pre-hook on each BatchNorm that calls module.eval() and returns "
-         "None (or use course_utils.models.surgery.set_trainable on the BatchNorm layers only).",
+    hint="model.train() resets every module's mode, so bn.eval() once is not enough. And keeping "
+         "the statistics still is not enough either (momentum=0 or track_running_stats=False): "
+         "in training mode BatchNorm then normalises with the batch's own statistics. The layer "
+         "must be in eval mode whenever it runs.",
+    solution="def keep_eval(module, inputs): module.eval()  # returns None\n"
+             "for m in model.modules():\n"
+             "    if isinstance(m, nn.BatchNorm2d): m.register_forward_pre_hook(keep_eval)",
 )
 
 
@@ -106,7 +130,9 @@ lr_suggestion = Exercise(
     "3.4",
     "Write suggest(lrs, losses): the learning rate at the lowest loss of a range test, divided by 10.",
     _judge_suggestion,
-    hint="i = losses.index(min(losses)); return lrs[i] / 10",
+    hint="Find the position of the smallest loss, take the learning rate at that position.",
+    solution="i = losses.index(min(losses)); return lrs[i] / 10",
+    blocked=("course_utils.training.lr_finder.LRRangeResult.suggestion",),
 )
 
 EXERCISES = [trainable_params, discriminative_groups, batchnorm_fix, lr_suggestion]
