@@ -6,7 +6,13 @@ import torch
 from course_utils.data.loaders import DeviceLoader
 from course_utils.data.splits import few_shot
 from course_utils.models.backbones import SmallCNN
-from course_utils.models.surgery import freeze, layerwise_groups, replace_head, set_trainable, stages
+from course_utils.models.surgery import (
+    freeze,
+    layerwise_groups,
+    replace_head,
+    set_trainable,
+    stages,
+)
 from course_utils.training import Callback, fit
 from course_utils.training.anchoring import L2SP, adapt_batchnorm
 from course_utils.training.lr_finder import lr_range_test

@@ -3,7 +3,13 @@ import torch.nn as nn
 
 from course_utils.exercises import lesson03
 from course_utils.models.backbones import SmallCNN, efficientnet_lite0
-from course_utils.models.surgery import count_parameters, freeze, param_groups, replace_head, set_trainable
+from course_utils.models.surgery import (
+    count_parameters,
+    freeze,
+    param_groups,
+    replace_head,
+    set_trainable,
+)
 from course_utils.training.lr_finder import LRRangeResult
 
 
