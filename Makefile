@@ -16,7 +16,7 @@ export MEDMNIST_DIR ?= $(if $(wildcard $(MEDMNIST_MIRROR)/*.npz),$(MEDMNIST_MIRR
 export TQDM_DISABLE ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: lab demo test lint unit notebooks browser kit benchmarks gpu-check clean strip
+.PHONY: lab demo test lint unit notebooks notebooks-full browser kit benchmarks gpu-check clean strip
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ browser: $(STAMP)
 	$(BIN)/python -m pytest -q -s -p no:cacheprovider tests/browser
 
 test: kit lint unit notebooks browser
+
+# Every lesson in full mode, the version a learner runs, under nbval, one process per notebook,
+# with a table of times at the end (.ci/run calls it after `make test`; about 40 minutes on 2 cores).
+notebooks-full: $(STAMP) kit
+	$(BIN)/python -m benchmarks.run_notebooks --mode full --cell-timeout 1500
 
 benchmarks: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_fit_overhead
