@@ -10,6 +10,7 @@ from course_utils.explanations.probes import (
     knn_accuracy,
     linear_probe_accuracy,
     probe_stages,
+    probe_stages_selected,
 )
 
 
@@ -79,3 +80,17 @@ def test_probe_is_chosen_on_validation_and_folds_into_a_linear_head(fashion_trai
                           torch.tensor(probe2.predict_proba(test_x.numpy())[:, 1], dtype=torch.float32), atol=1e-4)
     with pytest.raises(ValueError, match="score must be"):
         select_linear_probe(train_x, train_y, val_x, val_y, score="f1")
+
+
+def test_probe_stages_selected_chooses_C_on_validation(fashion_train, pixels):
+    train_x, train_y, test_x, test_y = pixels
+    val = fashion_train.subset(few_shot_indices(fashion_train.labels, 10, seed=7))
+    val_x = val.images.flatten(1).float()
+    noise = [torch.randn(len(x), 8, generator=torch.Generator().manual_seed(0)) for x in (train_x, val_x, test_x)]
+    result = probe_stages_selected([noise[0], train_x], train_y, [noise[1], val_x], val.labels,
+                                   [noise[2], test_x], test_y, Cs=(0.001, 0.1))
+    assert set(result) == {"linear", "C", "knn"} and all(len(v) == 2 for v in result.values())
+    assert result["linear"][0] < 0.25 < 0.6 < result["linear"][1]  # noise stays at chance, pixels do not
+    assert set(result["C"]) <= {0.001, 0.1}
+    with pytest.raises(ValueError, match="must match"):
+        probe_stages_selected([train_x], train_y, [val_x, val_x], val.labels, [test_x], test_y)

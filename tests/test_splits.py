@@ -48,3 +48,19 @@ def test_stratified_subset_keeps_the_class_mix(fashion_train):
     assert len(stratified_subset(imbalanced, 1000)) == 1000
     with pytest.raises(ValueError, match="n must be in 1..1000"):
         stratified_subset(imbalanced, 0)
+
+
+def test_disjoint_few_shot_sets_share_nothing(fashion_train):
+    from course_utils.data.splits import disjoint_few_shot
+
+    val, *draws = disjoint_few_shot(fashion_train.labels, [5] + [7] * 3, seed=1)
+    assert torch.bincount(fashion_train.labels[val]).tolist() == [5] * 10
+    assert all(torch.bincount(fashion_train.labels[d]).tolist() == [7] * 10 for d in draws)
+    everything = torch.cat([val, *draws])
+    assert len(set(everything.tolist())) == len(everything) == 50 + 3 * 70
+    again = disjoint_few_shot(fashion_train.labels, [5] + [7] * 3, seed=1)
+    assert torch.equal(again[1], draws[0])
+    with pytest.raises(ValueError, match="fewer than the 12"):
+        disjoint_few_shot(torch.tensor([0] * 10 + [1] * 20), [6, 6])
+    with pytest.raises(ValueError, match="at least 1"):
+        disjoint_few_shot(fashion_train.labels, [3, 0])

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from .datasets import LabeledImages
@@ -26,6 +28,34 @@ def few_shot_indices(labels: torch.Tensor, k: int, seed: int = 0) -> torch.Tenso
             raise ValueError(f"class {c} has only {len(members)} examples, fewer than k={k}")
         chosen.append(members[torch.randperm(len(members), generator=generator)[:k]])
     return torch.cat(chosen).sort().values
+
+
+def disjoint_few_shot(labels: torch.Tensor, ks: Sequence[int], seed: int = 0) -> list[torch.Tensor]:
+    """Disjoint few-shot sets: set ``i`` holds ``ks[i]`` random examples of every class.
+
+    For repeated few-shot draws that share nothing with each other or with a validation set
+    (pass e.g. ``[n_val] + [k] * n_draws``). Each set's indices are sorted; ``seed`` makes it repeatable.
+
+    >>> labels = torch.arange(3).repeat(10)           # 3 classes, 10 each
+    >>> val, a, b = disjoint_few_shot(labels, [2, 3, 3], seed=0)
+    >>> len(val), len(a), len(set(val.tolist()) | set(a.tolist()) | set(b.tolist()))
+    (6, 9, 24)
+    """
+    if not ks or min(ks) < 1:
+        raise ValueError(f"every set needs at least 1 example per class, got ks={list(ks)}")
+    generator = torch.Generator().manual_seed(seed)
+    sets: list[list[torch.Tensor]] = [[] for _ in ks]
+    for c in torch.unique(labels).tolist():
+        members = torch.nonzero(labels == c).view(-1)
+        if len(members) < sum(ks):
+            raise ValueError(f"class {c} has only {len(members)} examples, fewer than the {sum(ks)} "
+                             f"that disjoint sets of {list(ks)} need")
+        members = members[torch.randperm(len(members), generator=generator)]
+        start = 0
+        for chosen, k in zip(sets, ks):
+            chosen.append(members[start:start + k])
+            start += k
+    return [torch.cat(chosen).sort().values for chosen in sets]
 
 
 def few_shot(data: LabeledImages, k: int, seed: int = 0) -> LabeledImages:

@@ -73,6 +73,35 @@ def probe_stages(train_features: Sequence[torch.Tensor], train_y: torch.Tensor,
     }
 
 
+def probe_stages_selected(train_features: Sequence[torch.Tensor], train_y: torch.Tensor,
+                          val_features: Sequence[torch.Tensor], val_y: torch.Tensor,
+                          test_features: Sequence[torch.Tensor], test_y: torch.Tensor,
+                          Cs: Sequence[float] = (0.01, 0.1, 1.0, 10.0), k: int = 5) -> dict[str, list[float]]:
+    """Like :func:`probe_stages`, but each stage's regulariser ``C`` is chosen on validation data.
+
+    Stages differ in dimension (tens to thousands of channels), so one fixed ``C`` suits some
+    stages better than others. Here every stage gets the ``C`` in ``Cs`` with the best validation
+    accuracy, and only that probe meets the test set. Returns lists, one entry per stage:
+    ``"linear"`` (test accuracy), ``"C"`` (the chosen value) and ``"knn"`` (test accuracy).
+
+    >>> x = [torch.randn(20, 4), torch.arange(20.0).view(20, 1)]; y = (torch.arange(20) >= 10).long()
+    >>> result = probe_stages_selected(x, y, x, y, x, y, Cs=(0.1, 1.0), k=1)
+    >>> result["linear"][1], result["C"][1] in (0.1, 1.0)
+    (1.0, True)
+    """
+    if not len(train_features) == len(val_features) == len(test_features):
+        raise ValueError(f"{len(train_features)} training, {len(val_features)} validation and "
+                         f"{len(test_features)} test stages: they must match")
+    result: dict[str, list[float]] = {"linear": [], "C": [], "knn": []}
+    for train_x, val_x, test_x in zip(train_features, val_features, test_features):
+        probe, C, _ = select_linear_probe(train_x, train_y, val_x, val_y, Cs=Cs)
+        with threadpool_limits(1):
+            result["linear"].append(float(probe.score(_numpy(test_x), _numpy(test_y))))
+        result["C"].append(C)
+        result["knn"].append(knn_accuracy(train_x, train_y, test_x, test_y, k=k))
+    return result
+
+
 def select_linear_probe(train_x, train_y, val_x, val_y, Cs=(0.01, 0.1, 1.0),
                         score: str = "accuracy", max_iter: int = 1000):
     """Fit a standardised logistic regression for each ``C`` in ``Cs``; keep the best on validation.

@@ -68,16 +68,19 @@ def _pair(value) -> int:
 
 
 def measured_receptive_field(model: nn.Module, stage: int, size: int = 224,
-                             in_channels: int = 3, seed: int = 0) -> int:
+                             in_channels: int = 3, seed: int = 0, corner: bool = False) -> int:
     """Height of the input region that reaches the centre unit of stage ``stage``, found by autograd.
 
     A random ``size`` x ``size`` input goes through ``model`` (eval mode); the gradient of the
     centre unit's channels (summed) is non-zero exactly on the pixels it sees. A result
     equal to ``size`` means the field covers the whole input (the true field may be larger).
+    ``corner=True`` measures the top-left unit instead: its field is cut by the image border.
 
     >>> from course_utils.models.backbones import SmallCNN
     >>> measured_receptive_field(SmallCNN(), stage=0, size=28, in_channels=1)
     6
+    >>> measured_receptive_field(SmallCNN(), stage=0, size=28, in_channels=1, corner=True)
+    4
     """
     generator = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
@@ -86,7 +89,8 @@ def measured_receptive_field(model: nn.Module, stage: int, size: int = 224,
         model(x)
         out = outputs[stage]
         height, width = out.shape[-2:]
-        centre = out[0, :, height // 2, width // 2].sum()
+        row, column = (0, 0) if corner else (height // 2, width // 2)
+        centre = out[0, :, row, column].sum()
         (grad,) = torch.autograd.grad(centre, x)  # leaves the weights' .grad alone
     seen_rows = torch.nonzero(grad.abs().sum(dim=(0, 1, 3))).flatten()
     return int(seen_rows.max() - seen_rows.min() + 1) if len(seen_rows) else 0
