@@ -17,6 +17,18 @@ def right_sgd_step(theta, grad, lr, weight_decay):
     return theta - lr * grad - lr * weight_decay * theta
 
 
+def right_stable_bce(z, y):
+    return z.clamp(min=0) - z * y + torch.log1p(torch.exp(-z.abs()))
+
+
+def naive_bce(z, y):
+    return -(y * torch.log(torch.sigmoid(z)) + (1 - y) * torch.log(1 - torch.sigmoid(z)))
+
+
+def clamped_bce(z, y):  # what F.binary_cross_entropy does to probabilities: log clamped at -100
+    return F.binary_cross_entropy(torch.sigmoid(z), y, reduction="none")
+
+
 def torch_first_steps():
     """The exercise-4 numbers, measured with the real optimisers."""
     values = []
@@ -36,6 +48,12 @@ RIGHT_AND_WRONG = [
     (lesson01.loss_floor, lambda k: math.log(1 + (k - 1) / math.e),
      lambda k: math.log(1 + 4 / math.e)),                                      # K fixed at 5
     (lesson01.adam_first_step, torch_first_steps(), (0.999, 0.999)),            # "they are the same"
+    (lesson01.stable_bce, right_stable_bce, naive_bce),                         # overflows at large |z|
+    (lesson01.stable_bce, right_stable_bce, clamped_bce),                       # finite but capped at 100
+    (lesson01.stable_bce, right_stable_bce,
+     lambda z, y: z.clamp(min=0) - z * y),                                      # forgot log(1 + e^-|z|)
+    (lesson01.stable_bce, right_stable_bce,
+     lambda z, y: (z.clamp(min=0) - z * y + torch.log1p(torch.exp(-z.abs()))).mean()),  # a mean, not per example
 ]
 
 
@@ -53,6 +71,32 @@ def test_calling_the_checkers_own_function_is_not_an_answer(capsys):
     assert lesson01.loss_floor.check(lambda k: lesson01.softmax_ce_floor(k)) is False
     assert "raised" in capsys.readouterr().out
     assert lesson01.softmax_ce_floor(10) == pytest.approx(1.4612, abs=1e-4)  # restored afterwards
+
+
+def test_stable_bce_refuses_torchs_own_loss(capsys):
+    def torch_loss(z, y):
+        return F.binary_cross_entropy_with_logits(z, y, reduction="none")
+
+    assert lesson01.stable_bce.check(torch_loss) is False
+    assert "raised UseYourOwnCode" in capsys.readouterr().out
+    z, y = torch.tensor([-3.0, 0.0, 40.0]), torch.tensor([1.0, 0.0, 0.0])  # restored afterwards
+    assert torch.allclose(torch_loss(z, y), right_stable_bce(z, y))
+
+
+def test_naive_bce_really_fails_on_real_fashion_mnist_logits():
+    """The failure the checker guards against happens on real data, not only on made-up logits:
+    a linear model with large weights gives large logits to real images."""
+    from course_utils import load_fashion_mnist
+
+    images = load_fashion_mnist("test").images[:64].flatten(1).float() / 255
+    z = images @ torch.full((784,), 0.5) - 20        # logits from about 0 to 230
+    y = torch.zeros_like(z)
+    naive = naive_bce(z, y)
+    assert not torch.isfinite(naive).all()                                # inf where sigma(z) rounds to 1
+    stable = right_stable_bce(z, y)
+    assert torch.isfinite(stable).all()
+    assert torch.allclose(stable, F.binary_cross_entropy_with_logits(z, y, reduction="none"))
+    assert lesson01.stable_bce.check(right_stable_bce) and not lesson01.stable_bce.check(naive_bce)
 
 
 def test_hints_nudge_and_solutions_wait_to_be_asked(capsys):

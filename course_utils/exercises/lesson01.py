@@ -9,6 +9,10 @@ True
 >>> loss_floor.check(lambda k: 0.5)  # doctest: +ELLIPSIS
 Exercise 3 (the Softmax-before-CrossEntropyLoss floor): not yet. Hint: ...
 False
+>>> stable_bce.check(lambda z, y: -(y * torch.log(torch.sigmoid(z)) + (1 - y) * torch.log(1 - torch.sigmoid(z))))
+... # doctest: +ELLIPSIS
+Exercise 5 (binary cross-entropy from logits, without overflow): not yet. Hint: ...
+False
 """
 
 from __future__ import annotations
@@ -135,4 +139,43 @@ adam_first_step = Exercise(
              "1.0 * (1 - 0.01 * 0.1) = 0.999. Answer (0.99, 0.999).",
 )
 
-EXERCISES = [softmax_grad, sgd_step, loss_floor, adam_first_step]
+def _bce_exact(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    # -[y log sigma(z) + (1 - y) log(1 - sigma(z))] = max(z, 0) - z y + log(1 + exp(-|z|)):
+    # exp never gets a positive argument, so nothing overflows (the checker's reference)
+    return z.clamp_min(0) - z * y + torch.log1p(torch.exp(-z.abs()))
+
+
+# float32 logits from mild to absurdly confident, both signs; labels 0, 1 and a soft 0.3
+_LOGITS = torch.tensor([-1000.0, -100.0, -30.0, -5.0, -0.5, 0.0, 0.5, 5.0, 30.0, 100.0, 1000.0])
+
+
+def _judge_stable_bce(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    for label in (0.0, 1.0, 0.3):
+        y = torch.full_like(_LOGITS, label)
+        got = fn(_LOGITS.clone(), y.clone())
+        if got is None:
+            return False
+        got = torch.as_tensor(got, dtype=torch.float64)
+        expected = _bce_exact(_LOGITS.double(), y.double())
+        if got.shape != _LOGITS.shape or not torch.isfinite(got).all():
+            return False
+        if not torch.allclose(got, expected, rtol=1e-5, atol=1e-6):
+            return False
+    return True
+
+
+stable_bce = Exercise(
+    "5 (binary cross-entropy from logits, without overflow)",
+    "Write stable_bce(z, y): the per-example binary cross-entropy of float32 logits z and labels "
+    "y (same shape, no mean), correct and finite for any z, even z = +-1000. PyTorch's "
+    "F.binary_cross_entropy_with_logits is blocked: build it yourself.",
+    _judge_stable_bce,
+    hint="-log sigma(z) = log(1 + exp(-z)) overflows only when z is very negative, and "
+         "-log(1 - sigma(z)) = z + log(1 + exp(-z)). Rewrite the loss so that exp only ever "
+         "sees -|z|.",
+    solution="z.clamp(min=0) - z * y + torch.log1p(torch.exp(-z.abs()))   "
+             "# max(z, 0) - z y + log(1 + e^-|z|)",
+    blocked=("torch.nn.functional.binary_cross_entropy_with_logits",),
+)
+
+EXERCISES = [softmax_grad, sgd_step, loss_floor, adam_first_step, stable_bce]
