@@ -44,6 +44,16 @@ def right_spearman(a, b):
     return ((ra * rb).sum() / (ra.norm() * rb.norm())).item()
 
 
+def argsort_once(a, b):  # positions of the sorted values, not ranks
+    return pearson(a.argsort().double(), b.argsort().double())
+
+
+def course_spearman(a, b):  # the course's own function: blocked
+    from course_utils.explanations.explain import rank_correlation
+
+    return rank_correlation(a[None], b[None]).item()
+
+
 def pearson(a, b):
     a, b = a - a.mean(), b - b.mean()
     return ((a * b).sum() / (a.norm() * b.norm())).item()
@@ -52,11 +62,13 @@ def pearson(a, b):
 RIGHT_AND_WRONG = [
     (lesson05.gradcam_map, right_gradcam,
      [lambda a, g: (g.mean((2, 3), keepdim=True) * a).sum(1, keepdim=True),         # no ReLU
-      lambda a, g: (g.sum((2, 3), keepdim=True) * a).sum(1, keepdim=True).clamp(min=0)]),  # sum, not mean
+      lambda a, g: (g.sum((2, 3), keepdim=True) * a).sum(1, keepdim=True).clamp(min=0),  # sum, not mean
+      lambda a, g: (g.mean((2, 3), keepdim=True) * a).clamp(min=0).sum(1, keepdim=True)]),  # ReLU per channel
     (lesson05.cam_from_head, right_cam,
-     [lambda m, x, t: right_cam(m, x, t) * 9]),                                       # forgot 1 / (h w)
+     [lambda m, x, t: right_cam(m, x, t) * 9,                                         # forgot 1 / (h w)
+      lambda m, x, t: right_cam(m, x, 0)]),                                            # ignores the target
     (lesson05.integrated_gradients, right_ig, [gradient_times_input, ignores_the_baseline]),
-    (lesson05.spearman, right_spearman, [pearson]),
+    (lesson05.spearman, right_spearman, [pearson, argsort_once, course_spearman]),
 ]
 
 
@@ -78,3 +90,13 @@ def test_unfinished_answers_never_raise(exercise, capsys):
     assert exercise.check(...) is False
     out = capsys.readouterr().out
     assert "no answer yet" in out and "not yet" in out
+
+
+@pytest.mark.parametrize("exercise", [row[0] for row in RIGHT_AND_WRONG], ids=lambda e: e.name)
+def test_hint_nudges_and_solution_waits_to_be_asked(exercise, capsys):
+    assert exercise.hint and exercise.solution and exercise.solution not in exercise.hint
+    exercise.check(lambda *args: None)
+    out = capsys.readouterr().out
+    assert "show_solution=True" in out and exercise.solution not in out
+    exercise.check(lambda *args: None, show_solution=True)
+    assert exercise.solution in capsys.readouterr().out

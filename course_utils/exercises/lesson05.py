@@ -44,8 +44,11 @@ gradcam_map = Exercise(
     "from a layer's activations (B, C, h, w) and the gradients of the class score with "
     "respect to them.",
     _judge_gradcam_map,
-    hint="alpha = gradients averaged over the two spatial dimensions (keepdim), then "
-         "ReLU(sum over channels of alpha * activations), keeping a channel axis of size 1.",
+    hint="Grad-CAM has three steps: one weight per channel from the gradients, a weighted sum "
+         "of the activations over channels, and only the positive part. Which dimensions does "
+         "the weight average over, and is it a mean or a sum?",
+    solution="alpha = gradients.mean(dim=(2, 3), keepdim=True); "
+             "return (alpha * activations).sum(1, keepdim=True).clamp(min=0)",
 )
 
 
@@ -74,9 +77,11 @@ cam_from_head = Exercise(
     "GradCAM(model, model.stages[-1]).attribute(images, target, upsample=False), using only "
     "a forward pass through model.stages and the weights of model.classifier (no gradients).",
     _judge_cam_from_head,
-    hint="After the last stage come global average pooling and a linear layer, so "
-         "d logit_c / d A_k[i, j] = W[c, k] / (h * w) at every position. Grad-CAM is then "
-         "ReLU(sum_k W[c, k] A_k) / (h * w): the CAM of Zhou et al. (2016).",
+    hint="After the last stage come global average pooling and a linear layer: write the logit "
+         "of class c as a function of A and differentiate it by hand. What is d logit_c / d A_k[i, j], "
+         "and does it depend on (i, j)? Keep Grad-CAM's ReLU.",
+    solution="A = model.stages(images); h, w = A.shape[-2:]; W = model.classifier[-1].weight[target]; "
+             "return (W[None, :, None, None] * A).sum(1, keepdim=True).clamp(min=0) / (h * w)",
 )
 
 
@@ -114,9 +119,12 @@ integrated_gradients = Exercise(
     "Integrated Gradients by a Riemann sum over `steps` points of the straight path "
     "from baseline to x.",
     _judge_integrated_gradients,
-    hint="For alpha = 1/steps, 2/steps, ..., 1: the gradient of model(baseline + alpha*(x - baseline))"
-         "[:, target] with respect to its input; average them and multiply by (x - baseline). "
-         "The attributions should sum to f(x) - f(baseline).",
+    hint="Walk the straight path from the baseline to x in `steps` equal steps, take the gradient "
+         "of the target score at each point, average, and scale by how far each pixel moved. Check "
+         "yours: the attributions should sum to f(x) - f(baseline), whatever the baseline.",
+    solution="total = 0; for k in 1..steps: p = (baseline + k / steps * (x - baseline)).requires_grad_(); "
+             "total += torch.autograd.grad(model(p)[:, target].sum(), p)[0]; "
+             "return (x - baseline) * total / steps",
 )
 
 
@@ -143,6 +151,10 @@ spearman = Exercise(
     "Write my_spearman(a, b) for two 1-D tensors without ties: the Spearman rank "
     "correlation, the similarity the sanity check uses.",
     _judge_spearman,
-    hint="Replace each value by its rank (argsort of argsort), then take the Pearson "
-         "correlation of the two rank vectors: centre them, dot product over the product of norms.",
+    hint="Spearman's rho is Pearson's correlation computed on ranks, not on values. Note that "
+         "argsort gives the positions of the sorted values, which are not yet the ranks.",
+    solution="ra, rb = a.argsort().argsort().double(), b.argsort().argsort().double(); "
+             "ra, rb = ra - ra.mean(), rb - rb.mean(); return ((ra * rb).sum() / (ra.norm() * rb.norm())).item()",
+    blocked=("course_utils.explanations.explain.rank_correlation",
+             "course_utils.explanations.explain.average_ranks"),
 )
