@@ -10,7 +10,15 @@ from captum.robust import FGSM, PGD
 
 from course_utils.data.transforms import to_float
 from course_utils.models.backbones import SmallCNN
-from course_utils.robustness.attacks import fgsm, input_gradient, pgd, project, random_in_ball
+from course_utils.robustness.attacks import (
+    feature_pgd,
+    fgsm,
+    input_gradient,
+    pgd,
+    pgd_restarts,
+    project,
+    random_in_ball,
+)
 
 # captum sets requires_grad on our inputs itself and says so; that is expected here
 pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already require gradients")
@@ -225,3 +233,37 @@ def test_input_gradient_is_deterministic_despite_dropout(fashion):
     model = SmallCNN(widths=(8, 16, 32), dropout=0.5).train()
     x, y = fashion[0][:8], fashion[1][:8]
     assert torch.equal(input_gradient(model, x, y), input_gradient(model, x, y))
+
+
+def test_pgd_restarts_keep_the_first_start_that_fools(linear_model, fashion):
+    x, y = fashion
+    options = dict(eps=0.2, alpha=0.01, steps=0)  # random starts only: each start is a new draw
+    with torch.no_grad():
+        right = linear_model(x).argmax(1) == y
+    single = pgd(linear_model, x, y, generator=torch.Generator().manual_seed(0), **options)
+    several = pgd_restarts(linear_model, x, y, restarts=8, generator=torch.Generator().manual_seed(0),
+                           **options)
+    with torch.no_grad():
+        survive_single = (linear_model(single).argmax(1) == y) & right
+        survive_several = (linear_model(several).argmax(1) == y) & right
+    assert (survive_several <= survive_single).all()  # restarts never un-fool an example
+    assert survive_several.sum() < survive_single.sum()  # and here they fool more
+    assert (several - x).abs().max() <= 0.2 + 1e-6 and several.min() >= 0 and several.max() <= 1
+    with pytest.raises(ValueError, match="restarts"):
+        pgd_restarts(linear_model, x, y, restarts=0, **options)
+
+
+def test_feature_pgd_moves_features_within_the_ball_without_labels(fashion):
+    torch.manual_seed(0)
+    x = fashion[0][:32]
+    encoder = SmallCNN().eval()
+    encoder.classifier = nn.Identity()
+    x_adv = feature_pgd(encoder, x, eps=0.05, alpha=0.01, steps=10)
+    noise = (x + 0.05 * torch.randn_like(x).sign()).clamp(0, 1)
+    with torch.no_grad():
+        moved = (encoder(x_adv) - encoder(x)).norm(dim=1).mean()
+        by_noise = (encoder(noise) - encoder(x)).norm(dim=1).mean()
+    assert moved > 3 * by_noise, (moved, by_noise)
+    assert (x_adv - x).abs().max() <= 0.05 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
+    with pytest.raises(ValueError, match="norm"):
+        feature_pgd(encoder, x, eps=0.05, alpha=0.01, steps=1, norm="l1")

@@ -111,3 +111,33 @@ def test_adversarial_training_with_fit_raises_robust_accuracy(trained, data):
     before = robust_accuracy(trained, data[2], data[3], attack)
     after = robust_accuracy(robust, data[2], data[3], attack)
     assert after > before + 0.25, (before, after)  # measured: 0.11 -> 0.46
+
+
+def test_robust_only_if_clean_prediction_is_right_too(data):
+    x = data[2]
+    y = torch.zeros(len(x), dtype=torch.long)
+    bright = nn.Sequential(nn.Flatten(), nn.Linear(784, 2))  # class 0 if the mean pixel > 0.5
+    with torch.no_grad():
+        bright[1].weight.zero_()
+        bright[1].weight[0].fill_(1 / 784)
+        bright[1].bias.copy_(torch.tensor([-0.5, 0.0]))
+
+    def whiten(model, images, labels):  # an "attack" that makes every answer right
+        return torch.ones_like(to_float(images))
+
+    clean = robust_accuracy(bright, x, y)
+    assert clean < 0.2  # Fashion-MNIST images are mostly dark
+    assert robust_accuracy(bright, x, y, whiten) == pytest.approx(clean)  # not 1.0
+
+
+def test_restarts_make_pgd_no_weaker_and_converge(trained, data):
+    x, y = data[2], data[3]
+    one = robust_accuracy(trained, x, y, make_attack("pgd", 0.03, steps=5,
+                                                     generator=torch.Generator().manual_seed(0)))
+    several = robust_accuracy(trained, x, y, make_attack("pgd", 0.03, steps=5, restarts=4,
+                                                         generator=torch.Generator().manual_seed(0)))
+    assert several <= one  # every example keeps the first run that fooled the model
+    longer = robust_accuracy(trained, x, y, make_attack("pgd", 0.03, steps=40, restarts=3))
+    assert abs(longer - several) < 0.05, (one, several, longer)  # a linear model: PGD converges
+    with pytest.raises(ValueError, match="restarts"):
+        make_attack("pgd", 0.03, restarts=0)

@@ -140,3 +140,68 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float
         x_adv = x_adv + direction * alpha * step_direction(grad, norm)
         x_adv = (x + project(x_adv - x, eps, norm)).clamp(0, 1)
     return x_adv.detach()
+
+
+def pgd_restarts(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, restarts: int,
+                 **pgd_options) -> torch.Tensor:
+    """The strongest of ``restarts`` PGD runs (from different random starts), per example.
+
+    An example keeps the first run that fools the model; while none has, the run with the
+    highest loss. More restarts can only lower robust accuracy: if it barely moves, the
+    attack has converged (a check for weak attacks and gradient masking). ``pgd_options``
+    go to :func:`pgd` (``eps``, ``alpha``, ``steps``, ``norm``, ``generator``, ...).
+
+    >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    >>> x = torch.full((2, 1, 2, 2), 0.5)
+    >>> pgd_restarts(model, x, torch.tensor([0, 1]), restarts=3, eps=0.1, alpha=0.05, steps=2).shape
+    torch.Size([2, 1, 2, 2])
+    """
+    if restarts < 1:
+        raise ValueError(f"restarts must be at least 1, got {restarts}")
+    labels = labels.to(images.device)
+    best, best_fooled, best_loss = None, None, None
+    for _ in range(restarts):
+        x_adv = pgd(model, images, labels, **pgd_options)
+        with eval_mode(model), torch.no_grad():
+            logits = model(x_adv)
+        fooled = logits.argmax(1) != labels
+        loss = F.cross_entropy(logits, labels, reduction="none")
+        if best is None:
+            best, best_fooled, best_loss = x_adv, fooled, loss
+            continue
+        better = (fooled & ~best_fooled) | ((fooled == best_fooled) & ~best_fooled & (loss > best_loss))
+        best = torch.where(better.view(-1, *[1] * (x_adv.ndim - 1)), x_adv, best)
+        best_fooled, best_loss = best_fooled | fooled, torch.where(better, loss, best_loss)
+    return best
+
+
+def feature_pgd(encoder: nn.Module, images: torch.Tensor, eps: float, alpha: float, steps: int,
+                norm: str = "linf", generator: torch.Generator | None = None) -> torch.Tensor:
+    """PGD that pushes ``encoder``'s features away from those of the clean ``images``; no labels.
+
+    Maximises ``||encoder(x') - encoder(x)||_2^2`` inside the ``eps`` ball, from a random
+    start. The attacker needs only a feature extractor, such as the public pretrained
+    backbone that a fine-tuned model started from: the attack on the backbone is then
+    transferred to the fine-tuned model, whose weights and head stay unseen.
+
+    >>> encoder = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    >>> x = torch.full((2, 1, 2, 2), 0.5)
+    >>> x_adv = feature_pgd(encoder, x, eps=0.1, alpha=0.05, steps=3)
+    >>> bool((x_adv - x).abs().max() <= 0.1 + 1e-6)
+    True
+    """
+    norm = norm.lower()
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    x = to_float(images).detach()
+    with eval_mode(encoder), torch.no_grad():
+        clean = encoder(x).flatten(1)
+    x_adv = (x + random_in_ball(x, eps, norm, generator)).clamp(0, 1)
+    for _ in range(steps):
+        x_var = x_adv.detach().requires_grad_(True)
+        with eval_mode(encoder), torch.enable_grad():
+            distance = (encoder(x_var).flatten(1) - clean).pow(2).sum()
+            (grad,) = torch.autograd.grad(distance, x_var)
+        x_adv = x_adv + alpha * step_direction(grad, norm)
+        x_adv = (x + project(x_adv - x, eps, norm)).clamp(0, 1)
+    return x_adv.detach()

@@ -22,26 +22,34 @@ import torch
 import torch.nn as nn
 
 from ..data.transforms import to_float
-from .attacks import eval_mode, fgsm, pgd
+from .attacks import eval_mode, fgsm, pgd, pgd_restarts
 
 Attack = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 ATTACK_NAMES = ("fgsm", "fgsm_rs", "pgd")
 
 
 def make_attack(name: str, eps: float, steps: int = 10, alpha: float | None = None,
-                norm: str = "linf", generator: torch.Generator | None = None) -> Attack:
+                norm: str = "linf", generator: torch.Generator | None = None,
+                restarts: int = 1) -> Attack:
     """An attack by name, with the step sizes the literature uses by default.
 
     - ``"fgsm"``: one signed step of size ``eps`` (Goodfellow et al., 2015).
     - ``"fgsm_rs"``: a random start in the ball, then one step of ``1.25 * eps``, projected
       ("Fast is better than free", Wong et al., 2020): cheap adversarial training.
     - ``"pgd"``: ``steps`` steps of ``alpha`` (default ``2.5 * eps / steps``) from a random
-      start (Madry et al., 2018); ``norm`` is ``"linf"`` or ``"l2"``.
+      start (Madry et al., 2018); ``norm`` is ``"linf"`` or ``"l2"``. With ``restarts > 1``,
+      the strongest of that many random starts per example (:func:`pgd_restarts`).
+
+    For research claims, the standard evaluation is AutoAttack (Croce & Hein, 2020): an
+    ensemble of parameter-free attacks that catches many cases where PGD alone overestimates
+    robustness.
 
     >>> attack = make_attack("fgsm", eps=8 / 255)
     >>> attack.keywords["eps"] == 8 / 255
     True
     """
+    if restarts < 1:
+        raise ValueError(f"restarts must be at least 1, got {restarts}")
     if name == "fgsm":
         return partial(fgsm, eps=eps)
     if name == "fgsm_rs":
@@ -49,6 +57,9 @@ def make_attack(name: str, eps: float, steps: int = 10, alpha: float | None = No
                        generator=generator)
     if name == "pgd":
         step = alpha if alpha is not None else 2.5 * eps / steps
+        if restarts > 1:
+            return partial(pgd_restarts, restarts=restarts, eps=eps, alpha=step, steps=steps,
+                           norm=norm, random_start=True, generator=generator)
         return partial(pgd, eps=eps, alpha=step, steps=steps, norm=norm, random_start=True,
                        generator=generator)
     raise ValueError(f"unknown attack {name!r}; choose from {ATTACK_NAMES}")
@@ -75,22 +86,41 @@ def adversarial_examples(model: nn.Module, images: torch.Tensor, labels: torch.T
 
 
 def robust_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                    attack: Attack | None = None, batch_size: int = 500) -> float:
+                    attack: Attack | None = None, batch_size: int = 500,
+                    adversarial: torch.Tensor | None = None) -> float:
     """Accuracy of ``model`` on ``images`` after ``attack`` (clean accuracy when ``attack`` is None).
 
-    Works through ``batch_size`` images at a time on the model's device, in eval mode;
-    ``images`` may be uint8 or float in [0, 1].
+    An example counts as robust only if the model is right on it both before and after the
+    attack (a randomly started attack can land on a right answer the clean image did not
+    get). ``adversarial`` gives ready-made attacked images instead of ``attack`` (examples
+    made on another model, for transfer), one per image, in the same order. Works through
+    ``batch_size`` images at a time on the model's device, in eval mode; ``images`` may be
+    uint8 or float in [0, 1].
+
+    >>> from course_utils.models.backbones import SmallCNN
+    >>> model, x, y = SmallCNN().eval(), torch.rand(6, 1, 28, 28), torch.arange(6)
+    >>> robust_accuracy(model, x, y, adversarial=x) == robust_accuracy(model, x, y)
+    True
     """
+    if attack is not None and adversarial is not None:
+        raise ValueError("give either attack or adversarial images, not both")
+    if adversarial is not None and adversarial.shape != images.shape:
+        raise ValueError(f"adversarial images have shape {tuple(adversarial.shape)}, "
+                         f"the clean ones {tuple(images.shape)}")
     device = next(model.parameters()).device
     correct = 0
     with eval_mode(model):
         for start in range(0, len(labels), batch_size):
             x = to_float(images[start:start + batch_size].to(device))
             y = labels[start:start + batch_size].to(device)
-            if attack is not None:
-                x = attack(model, x, y)
             with torch.no_grad():
-                correct += (model(x).argmax(1) == y).sum().item()
+                right = model(x).argmax(1) == y
+            if attack is not None or adversarial is not None:
+                x_adv = (attack(model, x, y) if attack is not None
+                         else to_float(adversarial[start:start + batch_size].to(device)))
+                with torch.no_grad():
+                    right &= model(x_adv).argmax(1) == y
+            correct += right.sum().item()
     return correct / len(labels)
 
 
