@@ -74,3 +74,19 @@ def test_stages_of_each_architecture():
     assert len(stages(load_backbone("resnet18", pretrained=False))) == 5
     with pytest.raises(ValueError, match="don't know the stages of Linear"):
         stages(nn.Linear(2, 2))
+
+
+def test_frozen_batchnorm_unlocked_refreezes_after_an_error():
+    from course_utils.models.surgery import frozen_batchnorm_unlocked, set_trainable
+
+    net = SmallCNN()
+    set_trainable(net.stages[0], False)                      # only the first stage's BN is frozen
+    frozen_bn, free_bn = net.stages[0][1], net.stages[1][1]
+    with pytest.raises(RuntimeError, match="interrupted"):
+        with frozen_batchnorm_unlocked(net) as norms:
+            assert frozen_bn in norms and free_bn in norms
+            net.train()(torch.zeros(2, 1, 28, 28))
+            assert frozen_bn.training                         # unlocked inside the block
+            raise RuntimeError("interrupted")
+    net.train()(torch.zeros(2, 1, 28, 28))
+    assert not frozen_bn.training and free_bn.training        # frozen again; the free one untouched

@@ -110,6 +110,39 @@ def set_trainable(module: nn.Module, trainable: bool) -> None:
                 bn.train(module.training)
 
 
+@contextmanager
+def frozen_batchnorm_unlocked(model: nn.Module) -> Iterator[list[nn.Module]]:
+    """Inside the block, BatchNorm layers frozen by :func:`set_trainable` may leave eval mode.
+
+    Yields every BatchNorm layer of ``model``. Parameters stay frozen; on leaving (also after
+    an error), the layers that were frozen are kept in eval mode again. For code that updates
+    running statistics on purpose, such as AdaBN (:func:`~course_utils.training.anchoring.adapt_batchnorm`).
+
+    >>> import torch
+    >>> from course_utils.models.backbones import SmallCNN
+    >>> net = SmallCNN()
+    >>> set_trainable(net, False)
+    >>> with frozen_batchnorm_unlocked(net) as norms:
+    ...     _ = norms[0].train()
+    ...     _ = net(torch.zeros(2, 1, 28, 28))
+    ...     norms[0].training
+    True
+    >>> _ = net.train()(torch.zeros(2, 1, 28, 28))
+    >>> net.stages[0][1].training                       # frozen again: back in eval mode
+    False
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    frozen = [bn for bn in norms if getattr(bn, "_course_eval_hook", None) is not None]
+    for bn in frozen:
+        bn._course_eval_hook.remove()
+        del bn._course_eval_hook
+    try:
+        yield norms
+    finally:
+        for bn in frozen:
+            bn._course_eval_hook = bn.register_forward_pre_hook(_keep_eval)
+
+
 def freeze(model: nn.Module, train_last: int = 0) -> nn.Module:
     """Freeze the backbone except its last ``train_last`` stages; the head always trains.
 

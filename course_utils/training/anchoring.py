@@ -27,7 +27,7 @@ from collections.abc import Iterable
 import torch
 import torch.nn as nn
 
-from ..models.surgery import _keep_eval, eval_mode, head_name
+from ..models.surgery import eval_mode, frozen_batchnorm_unlocked, head_name
 from .loop import Callback, Trainer
 
 
@@ -77,18 +77,13 @@ def adapt_batchnorm(model: nn.Module, batches: Iterable) -> nn.Module:
     momentum and each module's train/eval mode are as before afterwards (BatchNorm layers
     frozen with :func:`~course_utils.models.surgery.set_trainable` are adapted too).
     """
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not norms:
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         raise ValueError(f"{type(model).__name__} has no BatchNorm layer to adapt")
     device = next(model.parameters()).device
-    momenta = [bn.momentum for bn in norms]
-    hooks = [bn.__dict__.pop("_course_eval_hook", None) for bn in norms]  # frozen: kept in eval
-    for handle in hooks:
-        if handle is not None:
-            handle.remove()
     seen = 0
-    try:
-        with eval_mode(model):  # dropout off; only the BatchNorm layers collect statistics
+    with frozen_batchnorm_unlocked(model) as norms, eval_mode(model):  # dropout off; only BN collects
+        momenta = [bn.momentum for bn in norms]
+        try:
             for bn in norms:
                 bn.reset_running_stats()
                 bn.momentum = None  # cumulative moving average: every batch counts equally
@@ -97,11 +92,9 @@ def adapt_batchnorm(model: nn.Module, batches: Iterable) -> nn.Module:
                 images = batch[0] if isinstance(batch, (tuple, list)) else batch
                 model(images.to(device))
                 seen += len(images)
-    finally:
-        for bn, momentum, handle in zip(norms, momenta, hooks):
-            bn.momentum = momentum
-            if handle is not None:  # frozen again, as it was
-                bn._course_eval_hook = bn.register_forward_pre_hook(_keep_eval)
+        finally:
+            for bn, momentum in zip(norms, momenta):
+                bn.momentum = momentum
     if seen == 0:
         raise ValueError("adapt_batchnorm got no images: is the loader empty?")
     return model
