@@ -34,7 +34,7 @@ def main() -> None:
     device = get_device()
     train = few_shot(load_fashion_mnist("train"), k=K, seed=0)
     test = load_fashion_mnist("test").subset(slice(0, N_TEST))
-    preprocess = ImageNetInput(SIZE)
+    preprocess = ImageNetInput(SIZE, "efficientnet_lite0")
 
     # Baseline: frozen backbone + new head, the backbone recomputed every epoch.
     seed_everything(0)

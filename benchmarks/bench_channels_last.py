@@ -27,7 +27,7 @@ def main() -> None:
     workloads = {
         "Lite0 fine-tuning, 40 px, batch 64": (
             lambda: freeze_batchnorm(replace_head(load_backbone("efficientnet_lite0"), 10)),
-            DeviceLoader.from_data(data, batch_size=64, shuffle=True, transform=ImageNetInput(40),
+            DeviceLoader.from_data(data, batch_size=64, shuffle=True, transform=ImageNetInput(40, "efficientnet_lite0"),
                                    device=device)),
         "SmallCNN, 28 px, batch 128": (
             lambda: SmallCNN(),

@@ -25,7 +25,7 @@ def main() -> None:
         print("bench_gpu: skipped, no CUDA device on this machine")
         return
     data = load_fashion_mnist("train").subset(slice(0, N_IMAGES))
-    loader = DeviceLoader.from_data(data, batch_size=BATCH, shuffle=True, transform=ImageNetInput(SIZE),
+    loader = DeviceLoader.from_data(data, batch_size=BATCH, shuffle=True, transform=ImageNetInput(SIZE, "efficientnet_lite0"),
                                     device="cuda")
 
     def run(fast: bool):

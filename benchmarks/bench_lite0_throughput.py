@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for size in (int(s) for s in args.sizes.split(",")):
         seed_everything(0)
         model = fine_tuning_model().to(device)
-        images = ImageNetInput(size)(data.images.to(device))  # (B, 3, size, size), normalised
+        images = ImageNetInput(size, "efficientnet_lite0")(data.images.to(device))  # (B, 3, size, size), normalised
         labels = data.labels.to(device)
         flops = training_step_flops(model, images, labels)
         seconds = time_steps(model, images, labels, args.steps, compile=args.compile)

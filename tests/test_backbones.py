@@ -12,7 +12,7 @@ CAT_CLASSES = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat
 def test_lite0_recognises_real_photos(lite0):
     photos = load_photos(("chelsea", "coffee"), size=128)
     with torch.no_grad():
-        probs = lite0(imagenet_preprocess(photos, size=None)).softmax(1)
+        probs = lite0(imagenet_preprocess(photos, lite0, size=None)).softmax(1)
     top = [IMAGENET_CLASSES[i] for i in probs.argmax(1)]
     assert top[0] in CAT_CLASSES and top[1] == "espresso"
     assert probs.max(1).values.min() > 0.5

@@ -45,7 +45,7 @@ def photos():
 @pytest.fixture()
 def pixel_lite0(lite0):
     """The ImageNet backbone taking [0, 1] pixels, as in the lesson."""
-    return nn.Sequential(Normalize(), lite0).eval()
+    return nn.Sequential(Normalize.like(lite0), lite0).eval()
 
 
 @pytest.fixture()

@@ -47,8 +47,8 @@ def test_fit_learns_on_the_gpu(fashion_train, fashion_test, amp_and_channels_las
 
 def test_features_on_the_gpu_match_the_cpu(lite0, fashion_test):
     images = fashion_test.images[:64]
-    cpu = extract_features(lite0.cpu(), images, ImageNetInput(64), cache=False)
-    gpu = extract_features(lite0.cuda(), images, ImageNetInput(64), cache=False)
+    cpu = extract_features(lite0.cpu(), images, ImageNetInput(64, lite0), cache=False)
+    gpu = extract_features(lite0.cuda(), images, ImageNetInput(64, lite0), cache=False)
     lite0.cpu()
     # cuDNN may use TF32 for convolutions, so compare directions rather than exact values
     assert torch.nn.functional.cosine_similarity(cpu, gpu, dim=1).min() > 0.999

@@ -53,7 +53,7 @@ def test_stage_outputs_removes_hooks_when_forward_fails():
 
 
 def test_stage_feature_maps_on_real_photos(lite0):
-    x = imagenet_preprocess(load_photos(("chelsea",), size=224), size=None)
+    x = imagenet_preprocess(load_photos(("chelsea",), size=224), lite0, size=None)
     maps = stage_feature_maps(lite0, x)
     assert len(maps) == len(stages(lite0)) == 9
     assert [m.shape[-1] for m in maps] == [112, 112, 56, 28, 14, 14, 7, 7, 7]
@@ -66,9 +66,9 @@ def test_stage_feature_maps_on_real_photos(lite0):
 
 def test_pooled_last_stage_equals_extract_features(lite0):
     photos = load_photos(("chelsea", "coffee", "rocket"), size=64)
-    per_stage = pooled_stage_features(lite0, photos, ImageNetInput(64), batch_size=2)
+    per_stage = pooled_stage_features(lite0, photos, ImageNetInput(64, lite0), batch_size=2)
     assert [f.shape for f in per_stage][0] == (3, 32)
-    pooled = extract_features(lite0, photos, ImageNetInput(64), cache=False)
+    pooled = extract_features(lite0, photos, ImageNetInput(64, lite0), cache=False)
     assert torch.allclose(per_stage[-1], pooled, atol=1e-4)
 
 
@@ -102,11 +102,11 @@ def test_strongest_channels_and_plot():
 
 def test_show_feature_maps_returns_one_images_maps(lite0):
     photo = load_photos(("coffee",), size=64)[0]
-    maps, fig = show_feature_maps(lite0, photo, stage=3, transform=ImageNetInput(64), n=8)
+    maps, fig = show_feature_maps(lite0, photo, stage=3, transform=ImageNetInput(64, lite0), n=8)
     assert tuple(maps.shape) == (40, 8, 8)
     assert sum(1 for ax in fig.axes if ax.images) == 9  # the input and 8 channels
     assert _hook_count(lite0) == 0
-    expected = stage_feature_maps(lite0, imagenet_preprocess(photo[None], size=64), [3])[0][0]
+    expected = stage_feature_maps(lite0, imagenet_preprocess(photo[None], lite0, size=64), [3])[0][0]
     assert torch.allclose(maps, expected)
 
 

@@ -4,9 +4,8 @@ import torch.nn.functional as F
 
 from course_utils.data.loaders import DeviceLoader
 from course_utils.data.transforms import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     Augment,
+    ImageNetInput,
     Normalize,
     imagenet_preprocess,
     random_crop,
@@ -33,17 +32,33 @@ def test_hflip_flips_about_half():
     assert 400 < flipped.sum() < 600
 
 
-def test_imagenet_preprocess_matches_manual_normalisation(fashion_test):
+@pytest.mark.parametrize("backbone", ["efficientnet_lite0", "resnet18"])
+def test_imagenet_preprocess_follows_the_backbone_convention(fashion_test, backbone):
+    from course_utils.models.conventions import convention_for
+
+    convention = convention_for(backbone)
     x = fashion_test.images[:4]
-    out = imagenet_preprocess(x, size=56)
+    out = imagenet_preprocess(x, backbone, size=56)
     assert out.shape == (4, 3, 56, 56)
-    manual = F.interpolate(x.float() / 255, size=(56, 56), mode="bilinear").expand(-1, 3, -1, -1)
-    manual = (manual - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    manual = F.interpolate(x.float() / 255, size=(56, 56), mode=convention.interpolation)
+    manual = manual.expand(-1, 3, -1, -1)
+    manual = (manual - torch.tensor(convention.mean).view(1, 3, 1, 1)) / torch.tensor(convention.std).view(1, 3, 1, 1)
     assert torch.allclose(out, manual, atol=1e-5)
-    assert torch.allclose(Normalize()(x.float().expand(-1, 3, -1, -1) / 255),
-                          imagenet_preprocess(x, size=None), atol=1e-6)
+    assert torch.allclose(Normalize.like(backbone)(x.float().expand(-1, 3, -1, -1) / 255),
+                          imagenet_preprocess(x, backbone, size=None), atol=1e-6)
+    assert torch.equal(ImageNetInput(56, backbone)(x), out)
     with pytest.raises(ValueError, match="expected 1 or 3 channels"):
-        imagenet_preprocess(torch.rand(1, 4, 8, 8))
+        imagenet_preprocess(torch.rand(1, 4, 8, 8), backbone)
+
+
+def test_the_two_conventions_differ_where_it_matters():
+    """Lite0 (Google's TF weights) and ResNet18 (torchvision's) were trained with other inputs."""
+    lite0, resnet = (imagenet_preprocess(torch.ones(1, 3, 4, 4), name, size=None) for name in
+                     ("efficientnet_lite0", "resnet18"))
+    assert torch.allclose(lite0, torch.ones_like(lite0))             # (1 - 0.5) / 0.5
+    assert resnet[0, :, 0, 0].tolist() == pytest.approx([2.2489, 2.4286, 2.64], abs=1e-3)
+    with pytest.raises(ValueError, match="carries no input_convention"):
+        ImageNetInput(40, torch.nn.Linear(2, 2))
 
 
 def test_device_loader_visits_each_example_once_per_epoch(fashion_test):

@@ -218,16 +218,23 @@ def _medmnist_from_npz(path: Path, split: str, info: dict) -> LabeledImages:
 PHOTO_NAMES = ("chelsea", "coffee", "astronaut", "rocket", "horse", "cat")
 
 
-def load_photos(names: tuple[str, ...] = ("chelsea", "coffee", "astronaut"), size: int = 224) -> torch.Tensor:
-    """Real photos bundled with scikit-image, center-cropped to a square of ``size`` px.
+def load_photos(names: tuple[str, ...] = ("chelsea", "coffee", "astronaut"), size: int = 224,
+                convention=None) -> torch.Tensor:
+    """Real photos bundled with scikit-image as ``(N, 3, size, size)`` uint8.
 
-    Returns ``(N, 3, size, size)`` uint8. Grayscale photos (``camera``) get three channels.
+    Without ``convention``, each photo's centred square is resized to ``size`` px
+    (antialiased bilinear): the whole picture, for looking at. With a backbone's
+    convention (the backbone, its name or an ``InputConvention``) each photo is prepared
+    as that backbone was evaluated: the shorter side resized to ``size / crop_pct`` with its
+    interpolation, then the centre ``size`` x ``size`` cut out (what timm's eval transform does).
+    Grayscale photos (``camera``) get three channels.
 
     >>> load_photos(("chelsea",), size=64).shape  # doctest: +SKIP
     torch.Size([1, 3, 64, 64])
     """
     import skimage.data
     import torch.nn.functional as F
+    from skimage.util import img_as_ubyte
 
     photos = []
     for name in names:
@@ -236,10 +243,26 @@ def load_photos(names: tuple[str, ...] = ("chelsea", "coffee", "astronaut"), siz
         array = np.asarray(getattr(skimage.data, name)())
         if array.ndim == 2:
             array = np.stack([array] * 3, axis=-1)
-        image = torch.from_numpy(array[..., :3].copy()).permute(2, 0, 1).float()
+        array = np.ascontiguousarray(img_as_ubyte(array[..., :3]))  # bool (horse) and float as uint8
+        if convention is not None:
+            photos.append(_evaluation_view(array, size, convention)[None])
+            continue
+        image = torch.from_numpy(array.copy()).permute(2, 0, 1).float()
         side = min(image.shape[-2:])
         top, left = (image.shape[1] - side) // 2, (image.shape[2] - side) // 2
         square = image[None, :, top:top + side, left:left + side]
         resized = F.interpolate(square, size=(size, size), mode="bilinear", antialias=True)
         photos.append(resized.round().clamp(0, 255).to(torch.uint8))
     return torch.cat(photos)
+
+
+def _evaluation_view(array: np.ndarray, size: int, convention) -> torch.Tensor:
+    """An ``(H, W, 3)`` uint8 photo resized and centre-cropped as the backbone was evaluated."""
+    from PIL import Image
+    from torchvision.transforms import CenterCrop, InterpolationMode, PILToTensor, Resize
+
+    from ..models.conventions import input_convention
+
+    found = input_convention(convention)
+    resize = Resize(int(size / found.crop_pct), interpolation=InterpolationMode(found.interpolation))
+    return PILToTensor()(CenterCrop(size)(resize(Image.fromarray(array))))

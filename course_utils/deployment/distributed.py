@@ -56,7 +56,7 @@ def load_images(count: int) -> tuple[torch.Tensor, torch.Tensor]:
     from course_utils.data.transforms import imagenet_preprocess
 
     data = load_medmnist("pneumoniamnist", "train").subset(slice(0, count))
-    return imagenet_preprocess(data.images, 40), data.labels
+    return imagenet_preprocess(data.images, "efficientnet_lite0", 40), data.labels
 
 
 def train_steps(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, steps: int,

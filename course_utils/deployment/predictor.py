@@ -35,6 +35,7 @@ import torch
 import torch.nn as nn
 
 from ..data.transforms import ImageNetInput
+from ..models.conventions import InputConvention, convention_for
 from ..models.backbones import load_backbone
 from ..models.surgery import head_name, replace_head
 from ..paths import data_dir
@@ -42,7 +43,8 @@ from ..runtime import channels_last
 from ..training.checkpoints import load_checkpoint, save_checkpoint
 from .inputs import InvalidImageError, describe, prepare_image
 
-FORMAT = "course_utils.predictor/1"
+# /2: the backbone's input convention is recorded (format /1 assumed ImageNet mean/std for Lite0)
+FORMAT = "course_utils.predictor/2"
 VERSION_PATTERN = re.compile(r"^\d+\.\d+\.\d+$")
 
 
@@ -115,8 +117,10 @@ class Predictor:
             :func:`build_network` when loading (a dropout head is recorded automatically).
         preprocessing: ``{"channels": 1 or 3, "source_size": S, "input_size": N}``: any image
             is made ``channels``-channel, centre-cropped and resized to ``S`` x ``S``
-            (antialiased), then given to ``ImageNetInput(N)``. Optional ``"min_size"``: the
-            smallest side accepted (default ``S``).
+            (antialiased), then given to ``ImageNetInput(N, convention)``. Optional
+            ``"min_size"``: the smallest side accepted (default ``S``). ``"convention"``: the
+            backbone's input convention (mean, std, interpolation...); recorded from the
+            backbone named in ``architecture`` when absent, so it travels with the file.
         classes: one name per output.
         version: ``"MAJOR.MINOR.PATCH"``.
         temperature: probabilities are ``softmax(logits / temperature)`` (fitted on validation data).
@@ -136,6 +140,9 @@ class Predictor:
         for key in ("channels", "source_size", "input_size"):
             if key not in self.preprocessing:
                 raise ValueError(f"preprocessing needs {key!r}, got {preprocessing}")
+        if "convention" not in self.preprocessing:
+            self.preprocessing["convention"] = convention_for(self.architecture["backbone"]).as_dict()
+        self.convention = InputConvention.from_dict(self.preprocessing["convention"])
         self.classes = [str(c) for c in classes]
         if len(self.classes) != int(self.architecture.get("num_classes", -1)):
             raise ValueError(f"{len(self.classes)} class names but architecture says "
@@ -155,7 +162,8 @@ class Predictor:
         # the order fit trains in, is as fast or slightly faster for inference here
         # (1.03x at batch 1, 1.06x at batch 64: benchmarks/bench_deployment.py).
         self.model = copy.deepcopy(model).cpu().eval().to(memory_format=torch.channels_last)
-        self.network = nn.Sequential(ImageNetInput(int(self.preprocessing["input_size"])), self.model).eval()
+        self.network = nn.Sequential(ImageNetInput(int(self.preprocessing["input_size"]), self.convention),
+                                     self.model).eval()
         self._runtime = None  # None: eager PyTorch; else a callable on (B, C, S, S) float arrays
 
     # ------------------------------------------------------------ reading inputs
@@ -269,6 +277,9 @@ class Predictor:
         """Read an artefact with ``weights_only=True`` and rebuild its network (no download)."""
         state = load_checkpoint(path)
         fields = state.get("predictor")
+        if isinstance(fields, dict) and fields.get("format") == "course_utils.predictor/1":
+            raise ValueError(f"{path} is a predictor of format /1, made before the course ran its backbone "
+                             "as trained (TF padding, mean = std = 0.5); rebuild it (lesson 07 makes it)")
         if not isinstance(fields, dict) or fields.get("format") != FORMAT:
             raise ValueError(f"{path} is a checkpoint but not a predictor artefact ({FORMAT})")
         model = build_network(fields["architecture"])

@@ -44,7 +44,7 @@ def fine_tune(model: nn.Module, train: LabeledImages, val: LabeledImages | None,
     seed_everything(seed)
     freeze_batchnorm(model)
     device = next(model.parameters()).device
-    preprocess = ImageNetInput(input_size)
+    preprocess = ImageNetInput(input_size, ARCHITECTURE["backbone"])
     train_loader = DeviceLoader.from_data(train, batch_size=batch_size, shuffle=True, seed=seed, device=device,
                                           augment=Augment(padding=2, hflip=False), transform=preprocess)
     val_loader = None if val is None else DeviceLoader.from_data(val, batch_size=512, device=device,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 import torch.nn as nn
 
-from ..data.transforms import IMAGENET_STD
+from ..models.conventions import convention_for
 from ..robustness.attacks import fgsm, project
 from . import Exercise
 
@@ -71,14 +71,14 @@ l2_projection = Exercise(
 
 def _judge_normalised_budget(answer) -> bool:
     got = torch.as_tensor(answer, dtype=torch.float64).flatten()
-    expected = (8 / 255) / torch.tensor(IMAGENET_STD, dtype=torch.float64)
+    expected = (8 / 255) / torch.tensor(convention_for("resnet18").std, dtype=torch.float64)
     return got.shape == expected.shape and torch.allclose(got, expected, rtol=2e-3)
 
 
 normalised_budget = Exercise(
     "3 (a budget in normalised units)",
     "Give the three per-channel L-inf budgets in z = (x - mean) / std that match eps = 8/255 "
-    "in pixels.",
+    "in pixels, for torchvision's ResNet18 (std = 0.229, 0.224, 0.225).",
     _judge_normalised_budget,
     hint="A change of eps in x is a change of eps / std_c in z: divide, do not multiply "
          "(the budgets are about 4.4 times larger than 8/255).",

@@ -86,7 +86,7 @@ def pooled_stage_features(
     """Global-average-pooled features ``(N, C_s)`` of every chosen stage, in one pass per batch.
 
     ``images`` are uint8 or float ``(N, C, H, W)``; ``transform`` runs per batch
-    (e.g. ``ImageNetInput(64)``). Stage ``s`` gives a ``C_s``-dimensional vector per image.
+    (e.g. ``ImageNetInput(64, model)``). Stage ``s`` gives a ``C_s``-dimensional vector per image.
 
     >>> from course_utils.models.backbones import SmallCNN
     >>> feats = pooled_stage_features(SmallCNN(), torch.zeros(5, 1, 28, 28, dtype=torch.uint8))
@@ -182,7 +182,7 @@ def show_feature_maps(model: nn.Module, image: torch.Tensor, stage: int,
     """The function behind the lesson's widget: one image's maps at one stage, and their figure.
 
     ``image`` is ``(C, H, W)`` uint8 or [0, 1]; ``transform`` turns a batch of such images
-    into model input (e.g. ``ImageNetInput(64)``). Returns the maps ``(C_s, H_s, W_s)`` and
+    into model input (e.g. ``ImageNetInput(64, model)``). Returns the maps ``(C_s, H_s, W_s)`` and
     a figure with the input and the ``n`` strongest channels.
 
     >>> from course_utils.models.backbones import SmallCNN

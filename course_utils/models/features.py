@@ -41,6 +41,7 @@ def _fingerprint(model: nn.Module, images: torch.Tensor, transform, tag: str) ->
     digest = hashlib.sha1()
     digest.update(images.cpu().contiguous().numpy().tobytes())
     digest.update(repr((tuple(images.shape), transform, tag)).encode())
+    digest.update(repr(model).encode())  # the architecture: same weights in another variant differ
     for tensor in model.state_dict().values():
         digest.update(tensor.detach().float().sum().cpu().numpy().tobytes())
     return digest.hexdigest()[:16]
@@ -58,7 +59,7 @@ def extract_features(
 ) -> torch.Tensor:
     """Pooled features ``(N, D)`` of ``images`` (uint8 or float) from ``model`` without its head.
 
-    ``transform`` runs per batch (e.g. ``ImageNetInput(64)``). With ``cache`` the result
+    ``transform`` runs per batch (e.g. ``ImageNetInput(64, model)``). With ``cache`` the result
     is stored under ``data/cache/`` keyed by the images, the weights and the transform,
     so a second call (or a re-run notebook) loads it instead of recomputing.
     """

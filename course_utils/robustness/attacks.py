@@ -1,7 +1,7 @@
 """Adversarial attacks in pixel space: FGSM and PGD (L-infinity and L2 balls).
 
 Every attack takes a model that maps pixels in [0, 1] to logits. Put the input
-normalisation inside the model (``nn.Sequential(Normalize(), backbone)``) so the
+normalisation inside the model (``nn.Sequential(Normalize.like(backbone), backbone)``) so the
 attack works where the budget ``eps`` and the valid range [0, 1] are defined.
 The result is a new tensor in [0, 1] within ``eps`` of the input; the model's
 train/eval modes and its parameters' gradients are left as they were found.
