@@ -35,8 +35,8 @@ import torch
 import torch.nn as nn
 
 from ..data.transforms import ImageNetInput
-from ..models.conventions import InputConvention, convention_for
 from ..models.backbones import load_backbone
+from ..models.conventions import InputConvention, convention_for
 from ..models.surgery import head_name, replace_head
 from ..paths import data_dir
 from ..runtime import channels_last
