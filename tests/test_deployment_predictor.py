@@ -206,3 +206,19 @@ def test_numpy_rgb_arrays_are_read_channels_last(predictor):
     image = splits()["test"].images[1]
     rgb = np.repeat(image.permute(1, 2, 0).numpy(), 3, axis=2)  # (28, 28, 3)
     assert predictor.predict(rgb).probabilities == pytest.approx(predictor.predict(image).probabilities, abs=1e-6)
+
+
+def test_the_backbone_convention_travels_with_the_file(predictor, tmp_path):
+    """The artefact records the normalisation the backbone was trained with, and uses it."""
+    from course_utils.models.conventions import convention_for
+
+    path = predictor.save(tmp_path / "model.pt")
+    recorded = torch.load(path, weights_only=True)["predictor"]["preprocessing"]["convention"]
+    assert recorded["mean"] == [0.5, 0.5, 0.5] == list(convention_for("efficientnet_lite0").mean)
+    assert Predictor.load(path).network[0].convention == convention_for("efficientnet_lite0")
+    # an artefact of the earlier format assumed ImageNet mean/std: refused with the reason
+    raw = torch.load(path, weights_only=True)
+    raw["predictor"]["format"] = "course_utils.predictor/1"
+    torch.save(raw, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="format /1.*rebuild it"):
+        Predictor.load(tmp_path / "old.pt")
