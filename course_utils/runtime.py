@@ -1,6 +1,6 @@
 """Device choice, CPU threads and seeds: the three things every notebook sets first.
 
->>> device = get_device()           # cuda, then mps, then cpu
+>>> device = get_device()           # cuda if present, else cpu (mps only when asked for)
 >>> seed_everything(0)
 """
 
@@ -32,14 +32,17 @@ def configure_threads() -> int:
 
 
 def get_device(prefer: str | None = None) -> torch.device:
-    """``prefer`` if given, else CUDA, Apple MPS or the CPU, whichever exists first."""
+    """``prefer`` if given, else ``COURSE_DEVICE`` if set, else CUDA if present, else the CPU.
+
+    Apple's MPS is used only when asked for (``COURSE_DEVICE=mps`` or ``prefer="mps"``):
+    the course's checks are tested on CPUs and CUDA, not on MPS.
+    """
+    prefer = prefer or os.environ.get("COURSE_DEVICE", "").strip() or None
+    configure_threads()
     if prefer is not None:
         return torch.device(prefer)
-    configure_threads()
     if torch.cuda.is_available():
         return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
     return torch.device("cpu")
 
 

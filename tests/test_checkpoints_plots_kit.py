@@ -107,3 +107,21 @@ def test_kit_refuses_a_mobilenet_file_whose_hash_is_not_torchvisions(monkeypatch
     with pytest.raises(ValueError, match="not torchvision's b0353104"):
         kit.fetch_mobilenet_v2()
     assert not list(tmp_path.rglob("*.pth"))  # nothing half-written is left in the cache
+
+
+def test_kit_lists_every_medmnist_set_a_lesson_reads():
+    items = [row["item"] for row in kit_report()]
+    for name in ("BreastMNIST", "PneumoniaMNIST", "RetinaMNIST"):
+        assert f"MedMNIST ({name})" in items
+
+
+def test_mps_is_used_only_when_asked_for(monkeypatch):
+    """Nothing tests the course on Apple's MPS, so the CPU stays the default there."""
+    from course_utils import runtime
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    assert runtime.get_device().type == "cpu"
+    monkeypatch.setenv("COURSE_DEVICE", "mps")
+    assert runtime.get_device().type == "mps"
