@@ -19,7 +19,15 @@ export MPLBACKEND ?= Agg
 .PHONY: lab demo test lint unit notebooks notebooks-full browser kit benchmarks gpu-check clean strip
 
 $(STAMP): pyproject.toml constraints.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# A .venv without pip is half-made (Debian/Ubuntu without python3-venv): remove it and say why.
+	@if ! $(BIN)/python -m pip --version >/dev/null 2>&1; then \
+		rm -rf $(VENV); \
+		$(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip --version >/dev/null 2>&1 || { \
+			rm -rf $(VENV); \
+			echo "Could not create a virtual environment with pip in $(VENV)."; \
+			echo "On Debian/Ubuntu: sudo apt-get install python3-venv   then run make again."; \
+			exit 1; }; \
+	fi
 	$(PIP_INSTALL) --upgrade pip
 	$(PIP_INSTALL) -e ".[dev]"
 	touch $@
