@@ -47,8 +47,14 @@ def test_loss_falls_then_diverges_and_the_suggestion_trains(small_fashion):
     assert result.stopped == "diverged"  # SGD at lr 10 blows up
     assert min(result.losses) < result.losses[0] - 0.3  # useful rates exist in between
     assert 1e-4 < result.suggestion() < result.min_loss_lr < 10.0
-    history = fit(model, loader, epochs=2, optimizer="sgd", lr=result.suggestion(), progress=False)
-    assert history.train_loss[-1] < 2.0 and evaluate(model, loader)["acc"] > 0.4
+    # Four epochs, not two: after two, accuracy ranged 0.28-0.50 over seeds and CPU capabilities
+    # (AVX2 gave 0.335 against AVX-512's 0.415), a knife edge; after four, 0.65-0.80 (issue 21).
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    history = fit(model, loader, epochs=4, optimizer="sgd", lr=result.suggestion(), progress=False)
+    assert history.train_loss[-1] < 1.2 and evaluate(model, loader)["acc"] > 0.5
+    model.load_state_dict(start)  # control: the sweep's first rate trains nothing in the same budget
+    fit(model, loader, epochs=4, optimizer="sgd", lr=result.lrs[0], progress=False)
+    assert evaluate(model, loader)["acc"] < 0.3
 
 
 def test_rejects_bad_arguments():
