@@ -13,6 +13,10 @@ This file is the script. Run it on 2 CPU processes (backend gloo; on GPUs use nc
     torchrun --standalone --nproc_per_node=2 distributed.py --steps 4 --global-batch 32 --out ddp.pt
 
 and compare with :func:`train_steps` in one process (``world_size=1``), same arguments.
+Add ``--float64`` to train in double precision: then the two runs agree to about 1e-12, and a
+real bug (a summed instead of averaged all-reduce, a missing one) stands out by many orders of
+magnitude, on any processor. In float32 rounding alone gives about 1e-3 after a few steps, and
+on AdamW a summed all-reduce only about 1e-2, too close to tell apart safely.
 
 >>> shard(torch.arange(8), rank=1, world_size=2).tolist()
 [4, 5, 6, 7]
@@ -40,34 +44,35 @@ def shard(batch: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
     return batch[rank * size:(rank + 1) * size]
 
 
-def build_model(seed: int = 0) -> nn.Module:
+def build_model(seed: int = 0, dtype: torch.dtype = torch.float32) -> nn.Module:
     """EfficientNet-Lite0 (ImageNet weights) with a seeded 2-class head and frozen BatchNorm."""
     from course_utils.models.backbones import load_backbone
     from course_utils.models.surgery import replace_head
     from course_utils.training.finetune import freeze_batchnorm
 
     torch.manual_seed(seed)
-    return freeze_batchnorm(replace_head(load_backbone("efficientnet_lite0"), 2))
+    return freeze_batchnorm(replace_head(load_backbone("efficientnet_lite0"), 2)).to(dtype)
 
 
-def load_images(count: int) -> tuple[torch.Tensor, torch.Tensor]:
+def load_images(count: int, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``count`` PneumoniaMNIST training images, preprocessed for Lite0 at 40 px."""
     from course_utils.data.datasets import load_medmnist
     from course_utils.data.transforms import imagenet_preprocess
 
     data = load_medmnist("pneumoniamnist", "train").subset(slice(0, count))
-    return imagenet_preprocess(data.images, "efficientnet_lite0", 40), data.labels
+    return imagenet_preprocess(data.images, "efficientnet_lite0", 40).to(dtype), data.labels
 
 
 def train_steps(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, steps: int,
                 global_batch: int, lr: float = 1e-3, rank: int = 0, world_size: int = 1,
-                seed: int = 0) -> list[float]:
+                seed: int = 0, loss_scale: float = 1.0) -> list[float]:
     """``steps`` AdamW steps; each process trains on its share of every global batch.
 
     The global batches are drawn from ``seed`` identically in every process. Returns the
     loss of each step over the whole global batch (averaged across processes). Called with
     ``world_size > 1`` outside a process group, it shows what one process would learn alone
-    from its share, with no all-reduce.
+    from its share, with no all-reduce. ``loss_scale=2`` in one process reproduces what a
+    2-process all-reduce that *sums* instead of averaging would do (a control for the check).
     """
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
     order = torch.Generator().manual_seed(seed)
@@ -78,7 +83,7 @@ def train_steps(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, st
         mine = shard(batch, rank, world_size)
         loss = F.cross_entropy(model(images[mine]), labels[mine])
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()  # under DDP: gradients all-reduced (averaged) here
+        (loss * loss_scale).backward()  # under DDP: gradients all-reduced (averaged) here
         optimizer.step()
         reported = loss.detach().clone()
         if world_size > 1 and torch.distributed.is_initialized():
@@ -95,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--images", type=int, default=256)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--float64", action="store_true", help="train in double precision")
     parser.add_argument("--out", required=True, help="rank 0 saves the final weights and losses here")
     args = parser.parse_args(argv)
 
@@ -105,8 +111,9 @@ def main(argv: list[str] | None = None) -> None:
     rank, world_size = torch.distributed.get_rank(), torch.distributed.get_world_size()
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if cuda else "cpu")
     try:
-        model = build_model(args.seed).to(device)
-        images, labels = (t.to(device) for t in load_images(args.images))
+        dtype = torch.float64 if args.float64 else torch.float32
+        model = build_model(args.seed, dtype).to(device)
+        images, labels = (t.to(device) for t in load_images(args.images, dtype))
         ddp = DDP(model, device_ids=[device.index] if cuda else None)  # broadcasts rank 0's weights
         losses = train_steps(ddp, images, labels, args.steps, args.global_batch, args.lr,
                              rank, world_size, args.seed)
@@ -146,6 +153,21 @@ def torchrun(script: str | Path, nproc: int = 2, args: tuple[str, ...] = (),
         raise RuntimeError(f"torchrun failed with code {result.returncode}:\n"
                            f"{(result.stdout + result.stderr)[-4000:]}")
     return result
+
+
+def relative_gap(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor],
+                 initial: dict[str, torch.Tensor]) -> float:
+    """|a - b| / |b - initial| over all floating-point weights: how far two runs ended apart,
+    as a fraction of how far training moved the weights.
+
+    >>> w0, w1 = {"w": torch.zeros(2)}, {"w": torch.tensor([3.0, 4.0])}
+    >>> relative_gap({"w": torch.tensor([3.0, 4.5])}, w1, w0)
+    0.1
+    """
+    keys = [k for k in b if b[k].is_floating_point()]
+    gap = sum((a[k].double() - b[k].double()).pow(2).sum() for k in keys)
+    update = sum((b[k].double() - initial[k].double()).pow(2).sum() for k in keys)
+    return float((gap / update).sqrt())
 
 
 def max_weight_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
