@@ -10,7 +10,7 @@ from course_utils.deployment.distributed import (
     relative_gap,
     shard,
     torchrun,
-    train_steps,
+    train_one_process,
     write_script,
 )
 from tests.deployment_helpers import needs_pneumonia
@@ -35,14 +35,9 @@ def test_two_gloo_processes_match_single_process_training(tmp_path):
     ddp = torch.load(out, weights_only=True)
     assert ddp["world_size"] == 2 and ddp["state_dict"]["classifier.weight"].dtype == torch.float64
 
-    def single_run(**options):
-        model = build_model(seed=0, dtype=torch.float64)
-        losses = train_steps(model, images, labels, STEPS, GLOBAL_BATCH, **options)
-        return model.state_dict(), losses
-
     initial = build_model(seed=0, dtype=torch.float64).state_dict()
     images, labels = load_images(IMAGES, torch.float64)
-    single, losses = single_run()
+    single, losses = train_one_process(images, labels, STEPS, GLOBAL_BATCH)
     assert ddp["losses"] == pytest.approx(losses, abs=1e-9)
     assert max_weight_difference(single, initial) > 1e-4  # the steps really trained
     # In float64 honest DDP differs from one process by rounding only: measured about 2e-14 under
@@ -50,9 +45,11 @@ def test_two_gloo_processes_match_single_process_training(tmp_path):
     # too close to a real bug's size (below) to tell apart on every processor (issue 21).
     assert relative_gap(ddp["state_dict"], single, initial) < 1e-9
     # Controls the check must see, orders of magnitude above the bound:
-    summed, _ = single_run(loss_scale=2.0)  # an all-reduce that sums instead of averaging (measured 6e-3 to 9e-3)
+    # an all-reduce that sums instead of averaging (measured 6e-3 to 9e-3)
+    summed, _ = train_one_process(images, labels, STEPS, GLOBAL_BATCH, loss_scale=2.0)
     assert relative_gap(summed, single, initial) > 1e-4
-    alone, _ = single_run(rank=0, world_size=2)  # rank 0's share without any all-reduce (about 0.7)
+    # rank 0's share without any all-reduce (measured about 0.7)
+    alone, _ = train_one_process(images, labels, STEPS, GLOBAL_BATCH, rank=0, world_size=2)
     assert relative_gap(alone, single, initial) > 0.1
 
 
