@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
-import json
 import shutil
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import pytest
 
 from course_utils.data.datasets import DEBIAN_FASHION_MNIST, fashion_mnist_locations
 from course_utils.paths import REPO_ROOT
+from tests.notebook_scripts import lesson_as_script
 
 LESSON_00 = REPO_ROOT / "notebooks" / "00_setup_and_tour.ipynb"
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
@@ -35,18 +35,6 @@ def local_copy() -> Path | None:
         if all((folder / name).exists() for name in FILES):
             return folder
     return None
-
-
-def lesson_as_script(notebook: Path) -> str:
-    """The notebook's code cells in order; IPython magics (Colab's `%pip install`) become `pass`."""
-    cells = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
-    lines = []
-    for cell in cells:
-        for line in "".join(cell["source"]).splitlines():
-            stripped = line.lstrip()
-            lines.append(line[: len(line) - len(stripped)] + "pass" if stripped.startswith(("%", "!")) else line)
-        lines.append("")
-    return "\n".join(lines)
 
 
 @pytest.fixture
