@@ -10,6 +10,7 @@ from course_utils.models.surgery import (
     replace_head,
     set_trainable,
 )
+from course_utils.training.finetune import freeze_batchnorm
 from course_utils.training.lr_finder import LRRangeResult
 
 
@@ -86,8 +87,21 @@ def test_batchnorm_fix():
             if isinstance(module, nn.BatchNorm2d):
                 module.track_running_stats = False
 
+    def course_function(model):  # the course's own freeze_batchnorm: the exercise asks for it by hand
+        freeze_batchnorm(model)
+
+    def patch_train(model):  # make train() do nothing: BatchNorm stays in eval, and so does the model
+        model.train = lambda mode=True: model
+
+    def patch_class(model):  # the same, for every module in the notebook
+        nn.Module.train = lambda self, mode=True: self
+
     assert lesson03.batchnorm_fix.check(right)
-    assert lesson03.batchnorm_fix.check(with_surgery)
+    assert not lesson03.batchnorm_fix.check(with_surgery)
+    assert not lesson03.batchnorm_fix.check(course_function)
+    assert not lesson03.batchnorm_fix.check(patch_train)
+    assert not lesson03.batchnorm_fix.check(patch_class)
+    assert SmallCNN().train().training  # PyTorch's train() is back after the patched answer
     assert not lesson03.batchnorm_fix.check(eval_once)
     assert not lesson03.batchnorm_fix.check(freeze_everything)
     assert not lesson03.batchnorm_fix.check(zero_momentum)
@@ -99,6 +113,7 @@ def test_lr_suggestion(capsys):
     assert not lesson03.lr_suggestion.check(lambda lrs, losses: lrs[losses.index(min(losses))])
     assert not lesson03.lr_suggestion.check(lambda lrs, losses: LRRangeResult(lrs, losses).suggestion())
     assert not lesson03.lr_suggestion.check(lambda lrs, losses: lrs[len(lrs) // 2] / 10)  # ignores losses
+    assert not lesson03.lr_suggestion.check(lambda lrs, losses: 1e-3)  # the first curve's answer, as a constant
     assert "write suggestion yourself" in capsys.readouterr().out
     assert LRRangeResult([1e-3, 1e-2], [2.0, 1.0]).suggestion() == 1e-3  # unblocked afterwards
     assert not lesson03.lr_suggestion.check(lambda lrs, losses: lrs[0] / 0)  # raises: no crash

@@ -60,3 +60,38 @@ def test_unfinished_answers_never_raise(exercise):
     assert exercise.check(None) is False
     assert exercise.check(lambda *args: None) is False
     assert exercise.check(lambda *args: 1 / 0) is False
+
+
+def test_an_l2_projection_that_ignores_eps_is_rejected():
+    assert lesson04.l2_projection.check(lambda delta, eps: right_project_l2(delta, 1.0)) is False
+
+
+def test_answers_that_call_the_course_are_rejected(capsys):
+    from course_utils.robustness.attacks import fgsm, pgd, project
+
+    assert lesson04.targeted_step.check(lambda m, x, t, eps: fgsm(m, x, t, eps, targeted=True)) is False
+    assert lesson04.l2_projection.check(lambda delta, eps: project(delta, eps, "l2")) is False
+    assert "write fgsm yourself" in capsys.readouterr().out
+    model = lesson04._tiny_classifier()
+    x, y = torch.rand(2, 1, 8, 8), torch.tensor([0, 1])
+    assert fgsm(model, x, y, 0.1).shape == x.shape and pgd(model, x, y, 0.1, 0.05, 2).shape == x.shape  # unblocked
+
+
+def test_the_checkers_references_agree_with_the_course():
+    from course_utils.robustness.attacks import fgsm, project
+
+    model = lesson04._tiny_classifier()
+    x, target = torch.rand(6, 1, 8, 8), torch.tensor([4, 3, 2, 1, 0, 4])
+    for eps in (0.03, 0.2):
+        assert torch.allclose(lesson04.targeted_fgsm_reference(model, x, target, eps),
+                              fgsm(model, x, target, eps, targeted=True), atol=1e-6)
+    delta = torch.randn(5, 3, 4, 4, dtype=torch.float64)
+    for eps in (0.5, 1.0, 8.0):
+        assert torch.allclose(lesson04.project_l2_reference(delta, eps), project(delta, eps, "l2"))
+
+
+def test_every_lesson_04_exercise_has_a_solution(capsys):
+    for exercise, _, wrong in RIGHT_AND_WRONG:
+        assert exercise.solution, exercise.name
+        exercise.check(wrong, show_solution=True)
+        assert "Solution:" in capsys.readouterr().out

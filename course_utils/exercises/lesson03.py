@@ -77,9 +77,15 @@ discriminative_groups = Exercise(
 )
 
 
+_MODULE_TRAIN = nn.Module.train  # the real train(); an answer that replaces it dodges the question
+
+
 def _judge_bn_freeze(keep_statistics: Callable[[nn.Module], object]) -> bool:
     """Right when, after ``model.train()``, every BatchNorm behaves as in eval mode: it normalises
-    with its running statistics (the outputs equal eval mode's) and never updates them."""
+    with its running statistics (the outputs equal eval mode's) and never updates them.
+
+    ``model.train`` must still be PyTorch's: replacing it (on the model, a layer or the class)
+    would break every later ``train()`` call of the model instead of fixing BatchNorm."""
     torch.manual_seed(0)
     model = _tiny_model()
     with torch.no_grad():  # statistics unlike the defaults, so that using them is visible
@@ -92,6 +98,9 @@ def _judge_bn_freeze(keep_statistics: Callable[[nn.Module], object]) -> bool:
     with torch.no_grad():
         expected = model(images)
     keep_statistics(model)
+    if nn.Module.train is not _MODULE_TRAIN or any("train" in vars(m) for m in model.modules()):
+        nn.Module.train = _MODULE_TRAIN  # put PyTorch's back for the rest of the notebook
+        return False
     model.train()  # the trap: train() puts every BatchNorm back in training mode
     bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     before = [(bn.running_mean.clone(), bn.running_var.clone()) for bn in bns]
@@ -112,18 +121,24 @@ batchnorm_fix = Exercise(
     hint="model.train() resets every module's mode, so bn.eval() once is not enough. And keeping "
          "the statistics still is not enough either (momentum=0 or track_running_stats=False): "
          "in training mode BatchNorm then normalises with the batch's own statistics. The layer "
-         "must be in eval mode whenever it runs.",
+         "must be in eval mode whenever it runs; write it by hand (not with the course's "
+         "freeze_batchnorm or set_trainable), and leave model.train itself alone.",
     solution="def keep_eval(module, inputs): module.eval()  # returns None\n"
              "for m in model.modules():\n"
              "    if isinstance(m, nn.BatchNorm2d): m.register_forward_pre_hook(keep_eval)",
+    blocked=("course_utils.training.finetune.freeze_batchnorm", "course_utils.models.surgery.set_trainable"),
 )
 
 
 def _judge_suggestion(suggest: Callable[[list[float], list[float]], float]) -> bool:
+    """Two range tests with their lowest loss at different rates, so a constant cannot pass."""
     lrs = [10 ** (-6 + 0.25 * i) for i in range(25)]  # 1e-6 ... 1
-    losses = [2.3 - 1.5 * math.exp(-((math.log10(lr) + 2) ** 2)) for lr in lrs]  # lowest at 1e-2
-    losses[-3:] = [3.0, 5.0, 9.0]
-    return math.isclose(suggest(lrs, losses), 1e-3, rel_tol=1e-6)
+    for lowest in (-2.0, -3.5):  # log10 of the rate with the lowest loss
+        losses = [2.3 - 1.5 * math.exp(-((math.log10(lr) - lowest) ** 2)) for lr in lrs]
+        losses[-3:] = [3.0, 5.0, 9.0]
+        if not math.isclose(suggest(list(lrs), losses), 10 ** (lowest - 1), rel_tol=1e-6):
+            return False
+    return True
 
 
 lr_suggestion = Exercise(

@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from ..models.conventions import convention_for
-from ..robustness.attacks import fgsm, project
 from . import Exercise
 
 
@@ -40,21 +40,29 @@ linear_budget = Exercise(
     "Write max_linear_change(w, eps): the largest w @ eta over all eta with |eta_i| <= eps.",
     _judge_linear_budget,
     hint="Each term w_i * eta_i is largest at eta_i = eps * sign(w_i), giving eps * |w_i|; sum them.",
+    solution="def max_linear_change(w, eps): return eps * w.abs().sum()",
 )
+
+
+def project_l2_reference(delta: torch.Tensor, eps: float) -> torch.Tensor:
+    """The checker's own projection (the course's ``project`` is blocked while an answer runs;
+    ``tests/test_exercises_lesson04.py`` checks the two agree)."""
+    length = delta.flatten(1).norm(dim=1).clamp_min(1e-12)
+    return delta * (eps / length).clamp(max=1.0).view(-1, *[1] * (delta.ndim - 1))
 
 
 def _judge_l2_projection(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> bool:
     generator = torch.Generator().manual_seed(1)
     lengths = torch.tensor([0.1, 0.5, 0.99, 1.5, 4.0, 20.0], dtype=torch.float64)
-    for shape in ((6, 10), (6, 1, 4, 4), (6, 3, 2, 2)):
+    for shape, eps in (((6, 10), 1.0), ((6, 1, 4, 4), 0.5), ((6, 3, 2, 2), 3.0)):  # eps must matter
         direction = torch.randn(shape, generator=generator, dtype=torch.float64)
         direction = direction / direction.flatten(1).norm(dim=1).view(-1, *[1] * (len(shape) - 1))
         delta = direction * lengths.view(-1, *[1] * (len(shape) - 1))
-        got = fn(delta.clone(), 1.0)
+        got = fn(delta.clone(), eps)
         if got is None:
             return False
         got = torch.as_tensor(got, dtype=torch.float64)
-        if got.shape != delta.shape or not torch.allclose(got, project(delta, 1.0, "l2"), atol=1e-6):
+        if got.shape != delta.shape or not torch.allclose(got, project_l2_reference(delta, eps), atol=1e-6):
             return False
     return True
 
@@ -66,6 +74,11 @@ l2_projection = Exercise(
     _judge_l2_projection,
     hint="Per example: length = delta.flatten(1).norm(dim=1); multiply by min(1, eps / length), "
          "reshaped to (N, 1, 1, ...) so it broadcasts. Short vectors must stay as they are.",
+    solution="def project_l2(delta, eps):\n"
+             "    length = delta.flatten(1).norm(dim=1).clamp_min(1e-12)\n"
+             "    scale = (eps / length).clamp(max=1.0)\n"
+             "    return delta * scale.view(-1, *[1] * (delta.ndim - 1))",
+    blocked=("course_utils.robustness.attacks.project",),
 )
 
 
@@ -82,6 +95,7 @@ normalised_budget = Exercise(
     _judge_normalised_budget,
     hint="A change of eps in x is a change of eps / std_c in z: divide, do not multiply "
          "(the budgets are about 4.4 times larger than 8/255).",
+    solution="budget_in_z = [(8 / 255) / s for s in (0.229, 0.224, 0.225)]",
 )
 
 
@@ -89,6 +103,15 @@ def _tiny_classifier() -> nn.Module:
     with torch.random.fork_rng():  # a fixed model, without touching the learner's random state
         torch.manual_seed(4)
         return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 5)).eval()
+
+
+def targeted_fgsm_reference(model: nn.Module, x: torch.Tensor, target: torch.Tensor, eps: float) -> torch.Tensor:
+    """The checker's own targeted step (the course's ``fgsm`` is blocked while an answer runs;
+    ``tests/test_exercises_lesson04.py`` checks the two agree)."""
+    x = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(F.cross_entropy(model(x), target, reduction="sum"), x)
+    return (x - eps * grad.sign()).clamp(0, 1).detach()
 
 
 def _judge_targeted_step(fn: Callable[..., torch.Tensor]) -> bool:
@@ -103,7 +126,7 @@ def _judge_targeted_step(fn: Callable[..., torch.Tensor]) -> bool:
         if got is None:
             return False
         got = torch.as_tensor(got).detach().float()
-        if got.shape != x.shape or not torch.allclose(got, fgsm(model, x, target, eps, targeted=True), atol=1e-6):
+        if got.shape != x.shape or not torch.allclose(got, targeted_fgsm_reference(model, x, target, eps), atol=1e-6):
             return False
     return True
 
@@ -115,6 +138,13 @@ targeted_step = Exercise(
     _judge_targeted_step,
     hint="Compute the gradient of F.cross_entropy(model(x), target, reduction='sum') with respect "
          "to x, step *down* it: x - eps * grad.sign(), then .clamp(0, 1).",
+    solution="def targeted_fgsm(model, x, target, eps):\n"
+             "    x = x.clone().requires_grad_(True)\n"
+             "    loss = F.cross_entropy(model(x), target, reduction='sum')\n"
+             "    (grad,) = torch.autograd.grad(loss, x)\n"
+             "    return (x - eps * grad.sign()).clamp(0, 1).detach()",
+    blocked=("course_utils.robustness.attacks.fgsm", "course_utils.robustness.attacks.pgd",
+             "course_utils.robustness.attacks.input_gradient"),
 )
 
 spot_masking = Exercise(
@@ -123,4 +153,7 @@ spot_masking = Exercise(
     lambda answer: str(answer).strip().strip('"').upper() == "B",
     hint="Look for an iterative attack that is no stronger than a one-step one, and a transfer "
          "attack that beats the white-box attacks.",
+    solution='"B": its multi-step PGD is no stronger than one FGSM step, and an attack crafted on '
+             "another model hurts it more than attacks on its own gradients: its gradients are "
+             "uninformative, not its decisions robust.",
 )
