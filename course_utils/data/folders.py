@@ -28,6 +28,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from .bit_depth import png_significant_bits, to_8_bits
 from .datasets import LabeledImages
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
@@ -40,14 +41,15 @@ class UnreadableImageError(OSError):
 def read_image(path: str | Path, channels: int = 3) -> torch.Tensor:
     """Decode one image file into a ``(channels, H, W)`` uint8 tensor.
 
-    16-bit images are scaled to 8 bits by their full range (0..65535); alpha is
-    composited onto white.
+    16-bit images are scaled to 8 bits by the depth they hold (a 12-bit X-ray in a 16-bit
+    PNG by 4095, see :mod:`course_utils.data.bit_depth`); alpha is composited onto white.
     """
     path = Path(path)
     try:
         with Image.open(path) as img:
             img.load()
-            array = _to_uint8(img)
+            with path.open("rb") as file:
+                array = _to_uint8(img, png_significant_bits(file.read(65536)))
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         raise UnreadableImageError(f"cannot read image {path}: {error}") from error
     if array.ndim == 2:
@@ -59,10 +61,10 @@ def read_image(path: str | Path, channels: int = 3) -> torch.Tensor:
     return torch.from_numpy(array.copy()).permute(2, 0, 1)  # PIL arrays are read-only
 
 
-def _to_uint8(img: Image.Image) -> np.ndarray:
+def _to_uint8(img: Image.Image, bits: int | None = None) -> np.ndarray:
+    """The decoded image as uint8 ``(H, W)`` or ``(H, W, 3)``; ``bits``: a 16-bit image's true depth."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        values = np.asarray(img, dtype=np.float64)
-        return (values / 65535.0 * 255.0).round().clip(0, 255).astype(np.uint8)
+        return to_8_bits(np.asarray(img).clip(0, 65535), bits)
     if img.mode in ("RGBA", "LA", "P", "PA"):
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

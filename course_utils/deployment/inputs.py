@@ -20,16 +20,23 @@ course_utils.deployment.inputs.InvalidImageError: scan.png: has 4 channels (shap
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..data.bit_depth import png_significant_bits
 from ..data.folders import _to_uint8, resize_square
 
 LUMINANCE = (0.299, 0.587, 0.114)  # ITU-R 601 weights, as PIL's convert("L") and read_image
+# Decoders a deployed model needs; Pillow's others (EPS reaches Ghostscript, ...) are refused.
+ACCEPTED_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP", "GIF")
+# Pixels decoded at most: 4000 x 4000. A 9000 x 9000 PNG of 236 KB once cost the service 2.4 GB;
+# the header says the size, so this is checked before any pixel is decoded.
+MAX_PIXELS = 16_000_000
 
 
 class InvalidImageError(ValueError):
@@ -52,30 +59,61 @@ def describe(item: Any, index: int | None = None) -> str:
     return f"{kind}{where}"
 
 
-def decode(data: bytes | str | Path, name: str | None = None) -> torch.Tensor:
+def decode(data: bytes | str | Path, name: str | None = None, target: int | None = None,
+           max_pixels: int = MAX_PIXELS) -> torch.Tensor:
     """Decode an image file (path or bytes) into ``(C, H, W)`` uint8, C = 1 or 3.
 
-    Alpha is composited onto white and 16-bit images are scaled to 8 bits (as
-    :func:`~course_utils.data.folders.read_image` does).
+    Only ``ACCEPTED_FORMATS`` are decoded, and only images of at most ``max_pixels`` (read from
+    the header, before decoding). The EXIF orientation is applied. With ``target`` (the model's
+    input side), a large image is decoded at reduced size where the format allows (JPEG) and
+    shrunk by an integer box filter to no less than twice ``target``, so memory follows the
+    model, not the upload. Alpha is composited onto white; 16-bit images are scaled by the
+    depth they hold (:mod:`course_utils.data.bit_depth`), as ``read_image`` does.
     """
     name = name or describe(data)
     if isinstance(data, (str, Path)):
         if not Path(data).is_file():
             raise InvalidImageError(name, "no such file")
         source: Any = Path(data)
+        with source.open("rb") as file:
+            header = file.read(65536)
     else:
         if len(data) == 0:
             raise InvalidImageError(name, "is empty (0 bytes)")
-        source = io.BytesIO(data)
+        source, header = io.BytesIO(data), bytes(data[:65536])
     try:
-        with Image.open(source) as img:
-            img.load()  # decoding happens here: a truncated file fails now, not later
-            array = _to_uint8(img)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS decides
+            warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data": the pixels still count
+            with Image.open(source, formats=ACCEPTED_FORMATS) as img:
+                width, height = img.size
+                if width * height > max_pixels:
+                    raise InvalidImageError(name, f"has too many pixels ({width}x{height} = "
+                                                  f"{width * height / 1e6:.0f} MP; at most {max_pixels / 1e6:.0f} MP)")
+                if target and img.format == "JPEG":
+                    img.draft(img.mode, (2 * target, 2 * target))  # decode at 1/2, 1/4 or 1/8 scale
+                img.load()  # decoding happens here: a truncated file fails now, not later
+                upright = ImageOps.exif_transpose(img)
+                array = _shrink(_to_uint8(upright, png_significant_bits(header)), target)
+    except InvalidImageError:
+        raise
+    except Image.DecompressionBombError as error:
+        raise InvalidImageError(name, f"has too many pixels ({error})") from None
     except UnidentifiedImageError:
-        raise InvalidImageError(name, "is not an image (Pillow cannot identify its format)") from None
-    except (OSError, SyntaxError, ValueError) as error:
+        raise InvalidImageError(name, "is not an image in an accepted format "
+                                      f"({', '.join(ACCEPTED_FORMATS)})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise InvalidImageError(name, f"is truncated or corrupt ({error})") from None
     return _from_hwc(array)
+
+
+def _shrink(array: np.ndarray, target: int | None) -> np.ndarray:
+    """Reduce ``(H, W[, 3])`` uint8 by the largest integer factor (box filter) that keeps the
+    shorter side at least ``2 * target``; the model's own antialiased resize does the rest."""
+    factor = min(array.shape[:2]) // (2 * target) if target else 0
+    if factor < 2:
+        return array
+    return np.asarray(Image.fromarray(array).reduce(factor))
 
 
 def _from_hwc(array: np.ndarray) -> torch.Tensor:
@@ -83,10 +121,10 @@ def _from_hwc(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1)  # (C, H, W), writable
 
 
-def as_uint8(item: Any, name: str) -> torch.Tensor:
+def as_uint8(item: Any, name: str, target: int | None = None) -> torch.Tensor:
     """Any accepted input as ``(C, H, W)`` uint8, with value checks for float tensors."""
     if isinstance(item, (str, Path, bytes, bytearray)):
-        return decode(bytes(item) if isinstance(item, bytearray) else item, name)
+        return decode(bytes(item) if isinstance(item, bytearray) else item, name, target)
     if isinstance(item, Image.Image):
         return _from_hwc(_to_uint8(item))
     if isinstance(item, np.ndarray):
@@ -143,7 +181,7 @@ def prepare_image(item: Any, channels: int = 1, size: int = 28, min_size: int | 
     enlarging a thumbnail invents detail the model would read as evidence.
     """
     name = name or describe(item)
-    image = to_channels(as_uint8(item, name), channels, name)
+    image = to_channels(as_uint8(item, name, target=size), channels, name)
     height, width = image.shape[-2:]
     smallest = size if min_size is None else min_size
     if min(height, width) < smallest:

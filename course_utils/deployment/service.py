@@ -8,8 +8,14 @@ Endpoints:
   ``{"label", "top": [{"class", "probability"}, ...], "version", "threshold", "source"}``.
   A bad upload gets a 4xx answer whose ``detail`` names the file and the problem
   (415 not an image, 422 truncated, too small or wrong channels, 413 too large, 400 empty).
-- ``GET /health``: ``{"status": "ok", "version", "classes"}``, for load balancers and tests.
-- ``GET /``: a minimal upload form for a browser.
+- ``GET /health``: ``{"status": "ok", "version", "classes"}``, for load balancers and tests;
+  ``GET /ready`` the same once the model is loaded. Both run on the event loop, not in the
+  worker threads that run the model, so they answer during a burst of predictions.
+- ``GET /``: a minimal upload form for a browser. The API pages (``/docs``) only with ``--docs``.
+
+Hostile uploads get a 4xx, never a 500: the body limit is enforced while the upload streams
+(``BodyLimit``), a stalled body is answered 408, two parts named ``file`` are refused, and the
+decoder accepts a few formats and a bounded number of pixels (``inputs.decode``).
 
 >>> with serve_in_background("model.pt") as url:                 # doctest: +SKIP
 ...     httpx.post(f"{url}/predict", files={"file": open("scan.png", "rb")}).json()
@@ -27,12 +33,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import FastAPI, File, HTTPException, Request, UploadFile
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
+from .body_limit import BodyLimit
 from .inputs import InvalidImageError
 from .predictor import Predictor
 
@@ -45,38 +52,56 @@ FORM = """<!doctype html><title>{title}</title>
 
 
 def status_for(error: InvalidImageError) -> int:
-    """The HTTP status of a bad upload: 400 empty, 415 not an image, 422 otherwise."""
+    """The HTTP status of a bad upload: 400 empty, 413 too many pixels, 415 not an image, 422 otherwise."""
     if error.problem.startswith("is empty"):
         return 400
+    if error.problem.startswith("has too many pixels"):
+        return 413
     return 415 if error.problem.startswith("is not an image") else 422
 
 
-def create_app(predictor: Predictor, title: str = "Image classifier") -> FastAPI:
-    """The FastAPI application serving ``predictor``."""
-    app = FastAPI(title=title, version=predictor.version)
+NO_FILE = ("send one image as a multipart/form-data upload in the field 'file', e.g. "
+           "curl -F file=@scan.png http://HOST:PORT/predict")
 
-    @app.exception_handler(RequestValidationError)
-    async def missing_file(request: Request, error: RequestValidationError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={
-            "detail": "send one image as a multipart/form-data upload in the field 'file', e.g. "
-                      "curl -F file=@scan.png http://HOST:PORT/predict"})
+
+def create_app(predictor: Predictor, title: str = "Image classifier", docs: bool = False,
+               body_timeout: float = 10.0) -> FastAPI:
+    """The FastAPI application serving ``predictor``; ``docs`` opens ``/docs`` and ``/openapi.json``;
+    an upload that sends nothing for ``body_timeout`` seconds is answered 408."""
+    app = FastAPI(title=title, version=predictor.version, docs_url="/docs" if docs else None,
+                  redoc_url=None, openapi_url="/openapi.json" if docs else None)
+    # the form parser's own overhead (part headers) on top of the file
+    app.add_middleware(BodyLimit, max_bytes=MAX_UPLOAD_BYTES + 100_000, chunk_timeout=body_timeout,
+                       total_timeout=6 * body_timeout)
 
     @app.get("/health")
-    def health() -> dict:
+    async def health() -> dict:
         return {"status": "ok", "version": predictor.version, "classes": predictor.classes}
 
+    @app.get("/ready")
+    async def ready() -> dict:
+        return {"status": "ready", "version": predictor.version}
+
     @app.get("/", response_class=HTMLResponse)
-    def form() -> str:
+    async def form() -> str:
         return FORM.format(title=title, version=predictor.version, classes=", ".join(predictor.classes))
 
     @app.post("/predict")
-    def predict(file: Annotated[UploadFile, File()]) -> dict:  # plain def: runs in a worker thread
-        name = file.filename or "upload"
-        data = file.file.read(MAX_UPLOAD_BYTES + 1)
+    async def predict(request: Request) -> dict:
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise HTTPException(422, NO_FILE)
+        async with request.form(max_files=4, max_fields=16) as form:
+            files = [part for part in form.getlist("file") if isinstance(part, UploadFile)]
+            if not files:
+                raise HTTPException(422, NO_FILE)
+            if len(files) > 1:
+                raise HTTPException(422, f"send one image per request: got {len(files)} parts named 'file'")
+            name = files[0].filename or "upload"
+            data = await files[0].read(MAX_UPLOAD_BYTES + 1)
         if len(data) > MAX_UPLOAD_BYTES:
             raise HTTPException(413, f"{name}: larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
-        try:
-            result = predictor.predict(data, names=[name])
+        try:  # the model runs in a worker thread, so the event loop keeps answering /health
+            result = await run_in_threadpool(predictor.predict, data, names=[name])
         except InvalidImageError as error:
             raise HTTPException(status_for(error), str(error)) from None
         return {**result.as_dict(), "threshold": predictor.threshold}
@@ -136,6 +161,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept other machines")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--onnx", default=None, help="run the network with ONNX Runtime from this .onnx file")
+    parser.add_argument("--docs", action="store_true", help="serve the API pages at /docs")
+    parser.add_argument("--body-timeout", type=float, default=10.0,
+                        help="seconds an upload may send nothing before it is answered 408")
     args = parser.parse_args(argv)
 
     import uvicorn
@@ -146,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
 
         predictor.use_runtime(onnx_runner(onnx_session(args.onnx)))
     print(f"serving {predictor} on http://{args.host}:{args.port}", flush=True)
-    uvicorn.run(create_app(predictor), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(create_app(predictor, docs=args.docs, body_timeout=args.body_timeout), host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":
