@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_utils.data.bit_depth import png_significant_bits
+from course_utils.data.bit_depth import _chunk, png_significant_bits
 from course_utils.deployment.inputs import MAX_PIXELS, InvalidImageError, decode, prepare_image
 from course_utils.deployment.service import status_for
 from tests.hostile_files import (
@@ -29,6 +29,8 @@ def test_every_hostile_file_gets_a_clear_4xx_error(name):
         prepare_image(CORPUS[name], channels=1, size=28, name=name)
     assert str(caught.value).startswith(f"{name}: ")
     assert 400 <= status_for(caught.value) < 500
+    if name in ("eps.png", "icon.ico", "pcx.png", "tga.png"):  # formats Pillow reads but we refuse
+        assert "accepted format" in str(caught.value)
 
 
 def peak_rss_mb() -> float:
@@ -57,6 +59,17 @@ def test_large_real_images_are_decoded_at_the_models_scale():
         assert 56 <= min(small.shape[1:]) < 120  # at least twice the model's side, far from 3000
         assert prepare_image(data, channels=1, size=28).shape == (1, 28, 28)
     assert decode(photo).shape == (3, 3000, 2000)  # without a target: the full image
+
+
+def test_sbit_is_read_as_the_png_standard_means_it():
+    """sBIT = 12 with samples scaled to the full 16-bit range (as the standard, and pypng, write
+    them) must not be divided by 4095: the image would turn white."""
+    values = (np.linspace(0, 4095, 1024).reshape(32, 32).astype(np.uint16) << 4)  # 12-bit, scaled up
+    data = encoded(Image.fromarray(values), "PNG")
+    data = data[:33] + _chunk(b"sBIT", bytes([12])) + data[33:]
+    image = decode(data)
+    assert png_significant_bits(data) == 12
+    assert image.float().mean().item() == pytest.approx(127.5, abs=2)  # not white, not black
 
 
 def test_a_12_bit_x_ray_in_a_16_bit_png_keeps_its_brightness():

@@ -37,6 +37,9 @@ ACCEPTED_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP", "GIF")
 # Pixels decoded at most: 4000 x 4000. A 9000 x 9000 PNG of 236 KB once cost the service 2.4 GB;
 # the header says the size, so this is checked before any pixel is decoded.
 MAX_PIXELS = 16_000_000
+# Pillow warns from 89 MP (and refuses from 179 MP); MAX_PIXELS decides here, long before. Set
+# once at import: warnings.catch_warnings() is not thread-safe, and the service decodes in threads.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 class InvalidImageError(ValueError):
@@ -82,19 +85,16 @@ def decode(data: bytes | str | Path, name: str | None = None, target: int | None
             raise InvalidImageError(name, "is empty (0 bytes)")
         source, header = io.BytesIO(data), bytes(data[:65536])
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS decides
-            warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data": the pixels still count
-            with Image.open(source, formats=ACCEPTED_FORMATS) as img:
-                width, height = img.size
-                if width * height > max_pixels:
-                    raise InvalidImageError(name, f"has too many pixels ({width}x{height} = "
-                                                  f"{width * height / 1e6:.0f} MP; at most {max_pixels / 1e6:.0f} MP)")
-                if target and img.format == "JPEG":
-                    img.draft(img.mode, (2 * target, 2 * target))  # decode at 1/2, 1/4 or 1/8 scale
-                img.load()  # decoding happens here: a truncated file fails now, not later
-                upright = ImageOps.exif_transpose(img)
-                array = _shrink(_to_uint8(upright, png_significant_bits(header)), target)
+        with Image.open(source, formats=ACCEPTED_FORMATS) as img:
+            if target and img.format == "JPEG":
+                img.draft(img.mode, (2 * target, 2 * target))  # decode at 1/2, 1/4 or 1/8 scale
+            width, height = img.size  # after the draft: the pixels that will be decoded
+            if width * height > max_pixels:
+                raise InvalidImageError(name, f"has too many pixels ({width}x{height} = "
+                                              f"{width * height / 1e6:.0f} MP; at most {max_pixels / 1e6:.0f} MP)")
+            img.load()  # decoding happens here: a truncated file fails now, not later
+            upright = ImageOps.exif_transpose(img)
+            array = _shrink(_to_uint8(upright, png_significant_bits(header)), target)
     except InvalidImageError:
         raise
     except Image.DecompressionBombError as error:
@@ -104,6 +104,8 @@ def decode(data: bytes | str | Path, name: str | None = None, target: int | None
                                       f"({', '.join(ACCEPTED_FORMATS)})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise InvalidImageError(name, f"is truncated or corrupt ({error})") from None
+    except Exception as error:  # noqa: BLE001 - a fuzzed file can trip any decoder; never a 500
+        raise InvalidImageError(name, f"is corrupt ({type(error).__name__}: {error})") from None
     return _from_hwc(array)
 
 

@@ -34,9 +34,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from .body_limit import BodyLimit
@@ -44,6 +45,7 @@ from .inputs import InvalidImageError
 from .predictor import Predictor
 
 MAX_UPLOAD_BYTES = 10_000_000
+CONCURRENT_PREDICTIONS = max(2, os.cpu_count() or 2)
 
 FORM = """<!doctype html><title>{title}</title>
 <h1>{title}</h1><p>Model version {version}; classes: {classes}.</p>
@@ -70,6 +72,9 @@ def create_app(predictor: Predictor, title: str = "Image classifier", docs: bool
     an upload that sends nothing for ``body_timeout`` seconds is answered 408."""
     app = FastAPI(title=title, version=predictor.version, docs_url="/docs" if docs else None,
                   redoc_url=None, openapi_url="/openapi.json" if docs else None)
+    # Decoding and the model run at most CONCURRENT_PREDICTIONS at a time, so memory does not
+    # grow with the number of clients (anyio's default pool would run 40 at once).
+    limiter = anyio.CapacityLimiter(CONCURRENT_PREDICTIONS)
     # the form parser's own overhead (part headers) on top of the file
     app.add_middleware(BodyLimit, max_bytes=MAX_UPLOAD_BYTES + 100_000, chunk_timeout=body_timeout,
                        total_timeout=6 * body_timeout)
@@ -100,8 +105,9 @@ def create_app(predictor: Predictor, title: str = "Image classifier", docs: bool
             data = await files[0].read(MAX_UPLOAD_BYTES + 1)
         if len(data) > MAX_UPLOAD_BYTES:
             raise HTTPException(413, f"{name}: larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
-        try:  # the model runs in a worker thread, so the event loop keeps answering /health
-            result = await run_in_threadpool(predictor.predict, data, names=[name])
+        try:  # in a worker thread (the event loop keeps answering /health), a few at a time
+            result = await anyio.to_thread.run_sync(lambda: predictor.predict(data, names=[name]),
+                                                    limiter=limiter)
         except InvalidImageError as error:
             raise HTTPException(status_for(error), str(error)) from None
         return {**result.as_dict(), "threshold": predictor.threshold}
