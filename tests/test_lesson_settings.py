@@ -21,7 +21,8 @@ LESSON_NOTEBOOKS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
 def configuration_cell(path):
-    code = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    code = ["".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]
+            if c["cell_type"] == "code"]
     return next(source for source in code if "FAST = fast_mode()" in source)
 
 
@@ -73,6 +74,7 @@ def test_a_failed_claim_in_the_lessons_own_configuration_fails_hard(monkeypatch)
 
 
 def test_a_changed_setting_explains_instead_of_failing(monkeypatch, capsys):
+    monkeypatch.delenv("COURSE_STRICT_CLAIMS", raising=False)
     namespace = run_configuration(LESSON_NOTEBOOKS[0], False, monkeypatch)
     namespace["K_PER_CLASS"], namespace["IMAGE_SIZE"] = 5, 32  # lesson 00's "Try it"
     namespace["claims"].check(False, "accuracy above 0.74", got="0.285", lesson_measured="0.801")
@@ -103,3 +105,51 @@ def test_deleted_or_odd_settings_count_as_changed():
 def test_unknown_lesson_is_named():
     with pytest.raises(KeyError, match="'11'"):
         LessonClaims("11", {})
+
+
+def test_strict_mode_fails_even_with_changed_settings(monkeypatch):
+    namespace = run_configuration(LESSON_NOTEBOOKS[0], False, monkeypatch)
+    namespace["SEED"] = 1  # as if a cell had rebound a setting
+    monkeypatch.setenv("COURSE_STRICT_CLAIMS", "1")
+    with pytest.raises(ClaimFailed, match=r"settings differ from the lesson's \(SEED\)"):
+        namespace["claims"].check(False, "accuracy above 0.74", got="0.7")
+
+
+def target_roots(target):
+    """The names an assignment target rebinds or mutates: ``x``, ``x[i]``, ``x.a``, ``(x, y)``."""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [name for element in target.elts for name in target_roots(element)]
+    if isinstance(target, ast.Starred):
+        return target_roots(target.value)
+    while isinstance(target, (ast.Subscript, ast.Attribute)):
+        target = target.value
+    return [target.id] if isinstance(target, ast.Name) else []
+
+
+def test_no_cell_after_the_configuration_rebinds_or_mutates_a_setting():
+    """Otherwise a lesson would run "as changed by a learner" in CI (strict mode catches it at run
+    time; this catches it before)."""
+    mutating = {"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "sort"}
+    for path in LESSON_NOTEBOOKS:
+        names = set(lesson_settings(path.name[:2], fast=False))
+        cells = ["".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]
+                 if c["cell_type"] == "code"]
+        start = next(i for i, source in enumerate(cells) if "FAST = fast_mode()" in source) + 1
+        for index, source in enumerate(cells[start:], start):
+            tree = ast.parse("\n".join("pass" if line.lstrip().startswith(("%", "!")) else line
+                                        for line in source.splitlines()))
+            for node in ast.walk(tree):
+                targets = (node.targets if isinstance(node, ast.Assign)
+                           else [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For))
+                           else [])
+                for root in (r for target in targets for r in target_roots(target)):
+                    assert root not in names, f"{path.name}, code cell {index}: assigns to the setting {root}"
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr in mutating and isinstance(node.func.value, ast.Name)):
+                    assert node.func.value.id not in names, (
+                        f"{path.name}, code cell {index}: {node.func.value.id}.{node.func.attr}(...) changes a setting")
+
+
+def test_the_rebinding_finder_sees_what_it_should():
+    assign = ast.parse("SEEDS[0] = 1; (a, EPOCHS) = 1, 2; d[SEED] = 3").body
+    assert [target_roots(node.targets[0]) for node in assign] == [["SEEDS"], ["a", "EPOCHS"], ["d"]]
