@@ -41,7 +41,7 @@ def widget_notebooks(notebook_dir: str | Path = NOTEBOOKS) -> list[Path]:
     """
     found = []
     for path in sorted(Path(notebook_dir).glob("[0-9][0-9]_*.ipynb")):
-        cells = json.loads(path.read_text())["cells"]
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         if any("ipywidgets" in "".join(c["source"]) for c in cells if c["cell_type"] == "code"):
             found.append(path)
     return found

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def code_cells(notebook: Path) -> list[str]:
-    return ["".join(c["source"]) for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
+    return ["".join(c["source"]) for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
 
 
 def without_magics(source: str) -> str:

@@ -96,11 +96,21 @@ def test_batchnorm_fix():
     def patch_class(model):  # the same, for every module in the notebook
         nn.Module.train = lambda self, mode=True: self
 
+    def patch_batchnorm_class(model):  # only BatchNorm's class: train() leaves BatchNorm in eval
+        nn.BatchNorm2d.train = lambda self, mode=True: self
+
+    def patch_then_raise(model):
+        nn.Module.train = lambda self, mode=True: self
+        raise RuntimeError("oops")
+
     assert lesson03.batchnorm_fix.check(right)
     assert not lesson03.batchnorm_fix.check(with_surgery)
     assert not lesson03.batchnorm_fix.check(course_function)
     assert not lesson03.batchnorm_fix.check(patch_train)
     assert not lesson03.batchnorm_fix.check(patch_class)
+    assert not lesson03.batchnorm_fix.check(patch_batchnorm_class)
+    assert "train" not in nn.BatchNorm2d.__dict__ and nn.BatchNorm2d.train is nn.Module.train
+    assert not lesson03.batchnorm_fix.check(patch_then_raise)
     assert SmallCNN().train().training  # PyTorch's train() is back after the patched answer
     assert not lesson03.batchnorm_fix.check(eval_once)
     assert not lesson03.batchnorm_fix.check(freeze_everything)

@@ -14,7 +14,7 @@ HARD_CODED = re.compile(r"0\.485|0\.456|0\.406|0\.229|0\.224|0\.225|IMAGENET_(ME
 
 
 def code_lines(path: Path):
-    for index, cell in enumerate(json.loads(path.read_text())["cells"]):
+    for index, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
         if cell["cell_type"] == "code":
             for line in "".join(cell["source"]).splitlines():
                 yield index, line

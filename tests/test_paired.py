@@ -19,7 +19,8 @@ from course_utils.evaluation.paired import (
 def test_t_table_matches_scipy():
     for df in range(1, 31):
         assert t_quantile_975(df) == pytest.approx(stats.t.ppf(0.975, df), abs=1e-3)
-    assert t_quantile_975(200) == pytest.approx(stats.norm.ppf(0.975), abs=1e-2)
+    for df in (31, 45, 80, 200, 10_000):
+        assert t_quantile_975(df) == pytest.approx(stats.t.ppf(0.975, df), abs=1e-4)
     with pytest.raises(ValueError, match="2 seeds"):
         t_quantile_975(0)
 
@@ -106,6 +107,7 @@ def test_control_bootstrap_of_identical_models_is_a_tie_not_a_win():
 
 def test_verdict_claims_a_tie_only_inside_the_margin():
     assert verdict(0.01, 0.05, margin=0.02).startswith("A ahead")
+    assert "within ±0.030: a real, small difference" in verdict(0.001, 0.02, margin=0.03)
     assert verdict(-0.05, -0.01, margin=0.02).startswith("B ahead")
     assert verdict(-0.01, 0.015, margin=0.02).startswith("tie")
     wide = verdict(-0.01, 0.08, margin=0.02)

@@ -77,15 +77,13 @@ discriminative_groups = Exercise(
 )
 
 
-_MODULE_TRAIN = nn.Module.train  # the real train(); an answer that replaces it dodges the question
-
-
 def _judge_bn_freeze(keep_statistics: Callable[[nn.Module], object]) -> bool:
     """Right when, after ``model.train()``, every BatchNorm behaves as in eval mode: it normalises
     with its running statistics (the outputs equal eval mode's) and never updates them.
 
-    ``model.train`` must still be PyTorch's: replacing it (on the model, a layer or the class)
-    would break every later ``train()`` call of the model instead of fixing BatchNorm."""
+    ``train`` must still be PyTorch's: replacing it (on the model, a layer, a layer's class or
+    ``nn.Module``) would break every later ``train()`` call instead of fixing BatchNorm, so such
+    an answer is wrong, and the original is put back whatever the answer did."""
     torch.manual_seed(0)
     model = _tiny_model()
     with torch.no_grad():  # statistics unlike the defaults, so that using them is visible
@@ -97,9 +95,20 @@ def _judge_bn_freeze(keep_statistics: Callable[[nn.Module], object]) -> bool:
     model.eval()
     with torch.no_grad():
         expected = model(images)
-    keep_statistics(model)
-    if nn.Module.train is not _MODULE_TRAIN or any("train" in vars(m) for m in model.modules()):
-        nn.Module.train = _MODULE_TRAIN  # put PyTorch's back for the rest of the notebook
+    classes = {type(m) for m in model.modules()} | {nn.Module}
+    originals = {cls: cls.__dict__["train"] for cls in classes if "train" in cls.__dict__}
+    try:
+        keep_statistics(model)
+        replaced = (any(cls.__dict__.get("train") is not originals.get(cls) for cls in classes)
+                    or any("train" in vars(m) for m in model.modules()))
+    finally:  # an answer that patched train() must not leave the notebook's PyTorch patched
+        for cls in classes:
+            if cls.__dict__.get("train") is not originals.get(cls):
+                if cls in originals:
+                    cls.train = originals[cls]
+                else:
+                    delattr(cls, "train")
+    if replaced:
         return False
     model.train()  # the trap: train() puts every BatchNorm back in training mode
     bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
